@@ -1,0 +1,205 @@
+"""The interaction object Discord POSTs to the endpoint, for every interaction type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Field, StrictInt, TypeAdapter, ValidationError
+
+from .base import DiscordModel, Permissions, Snowflake
+from .channel import Channel
+from .data import ApplicationCommandData, ComponentData, ModalSubmitData
+from .guild import Member, PartialGuild
+from .message import PartialMessage
+from .resolved import ResolvedData
+from .user import User
+
+__all__ = [
+    "AutocompleteInteraction",
+    "CommandInteraction",
+    "ComponentInteraction",
+    "Entitlement",
+    "Interaction",
+    "InteractionData",
+    "ModalSubmitInteraction",
+    "PingInteraction",
+    "parse_interaction",
+]
+
+InteractionData = ApplicationCommandData | ComponentData | ModalSubmitData | dict[str, Any]
+"""``data`` parsed by shape: command data has ``name``, component data ``component_type``,
+modal data ``custom_id`` + ``components``; anything else is kept as a plain dict."""
+
+
+class Entitlement(DiscordModel):
+    """A monetization entitlement of the invoking user or guild."""
+
+    id: Snowflake
+    sku_id: Snowflake | None = None
+    application_id: Snowflake | None = None
+    user_id: Snowflake | None = None
+    guild_id: Snowflake | None = None
+    type: int = 0
+    deleted: bool = False
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    consumed: bool | None = None
+
+
+class Interaction(DiscordModel):
+    """An interaction of any type. Only ``type`` is required; unknown fields and values are kept.
+
+    ``Interaction.model_validate_json(body)`` (and ``model_validate``) return the subclass matching
+    ``type`` (CommandInteraction, ComponentInteraction, ...), so ``data`` is parsed once with the
+    right model; an unknown ``type`` gives a plain Interaction with ``data`` parsed by shape.
+    """
+
+    type: StrictInt
+    id: Snowflake | None = None
+    application_id: Snowflake | None = None
+    token: str | None = None
+    version: int | None = None
+    data: InteractionData | None = Field(default=None, union_mode="left_to_right")
+    guild: PartialGuild | None = None
+    guild_id: Snowflake | None = None
+    channel: Channel | None = None
+    channel_id: Snowflake | None = None
+    member: Member | None = None
+    user: User | None = None
+    message: PartialMessage | None = None
+    app_permissions: Permissions | None = None
+    locale: str | None = None
+    guild_locale: str | None = None
+    entitlements: list[Entitlement] = Field(default_factory=list)
+    authorizing_integration_owners: dict[int, Snowflake] = Field(default_factory=dict)
+    context: int | None = None
+    attachment_size_limit: int | None = None
+
+    @property
+    def invoker(self) -> User | None:
+        """The user who triggered it: ``member.user`` in guilds, ``user`` in DMs."""
+        if self.member is not None and self.member.user is not None:
+            return self.member.user
+        return self.user
+
+    @property
+    def user_id(self) -> int | None:
+        """The invoking user's id."""
+        invoker = self.invoker
+        return invoker.id if invoker is not None else None
+
+    @property
+    def command_data(self) -> ApplicationCommandData | None:
+        """``data`` for command and autocomplete interactions, else None."""
+        return self.data if isinstance(self.data, ApplicationCommandData) else None
+
+    @property
+    def component_data(self) -> ComponentData | None:
+        """``data`` for component interactions, else None."""
+        return self.data if isinstance(self.data, ComponentData) else None
+
+    @property
+    def modal_data(self) -> ModalSubmitData | None:
+        """``data`` for modal submits, else None."""
+        return self.data if isinstance(self.data, ModalSubmitData) else None
+
+    @property
+    def command_name(self) -> str | None:
+        """The invoked command's name (commands and autocomplete), else None."""
+        data = self.data
+        return data.name if isinstance(data, ApplicationCommandData) else None
+
+    @property
+    def custom_id(self) -> str | None:
+        """The component's or modal's custom_id, else None."""
+        data = self.data
+        if isinstance(data, ComponentData | ModalSubmitData):
+            return data.custom_id
+        return None
+
+    @property
+    def resolved(self) -> ResolvedData | None:
+        """The ``data.resolved`` maps, when present."""
+        data = self.data
+        if isinstance(data, ApplicationCommandData | ComponentData | ModalSubmitData):
+            return data.resolved
+        return None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Parse JSON; on ``Interaction`` itself, into the subclass matching ``type``."""
+        if cls is Interaction and not kwargs:
+            try:
+                return _ADAPTER.validate_json(json_data)  # type: ignore[return-value]
+            except ValidationError:
+                pass  # re-validate below for errors located like a plain model's
+        return super().model_validate_json(json_data, **kwargs)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """Validate a dict (e.g. a gateway INTERACTION_CREATE); on ``Interaction``, by ``type``."""
+        if cls is Interaction and not kwargs and not isinstance(obj, Interaction):
+            try:
+                return _ADAPTER.validate_python(obj)  # type: ignore[return-value]
+            except ValidationError:
+                pass  # re-validate below for errors located like a plain model's
+        return super().model_validate(obj, **kwargs)
+
+
+class PingInteraction(Interaction):
+    """PING (1): answered with PONG by the endpoint."""
+
+    type: Literal[1]
+
+
+class CommandInteraction(Interaction):
+    """APPLICATION_COMMAND (2): slash, user and message commands."""
+
+    type: Literal[2]
+    data: ApplicationCommandData | dict[str, Any] | None = Field(
+        default=None, union_mode="left_to_right"
+    )
+
+
+class AutocompleteInteraction(Interaction):
+    """APPLICATION_COMMAND_AUTOCOMPLETE (4): the focused option is in ``data``."""
+
+    type: Literal[4]
+    data: ApplicationCommandData | dict[str, Any] | None = Field(
+        default=None, union_mode="left_to_right"
+    )
+
+
+class ComponentInteraction(Interaction):
+    """MESSAGE_COMPONENT (3): a button press or select choice on ``message``."""
+
+    type: Literal[3]
+    data: ComponentData | dict[str, Any] | None = Field(default=None, union_mode="left_to_right")
+
+
+class ModalSubmitInteraction(Interaction):
+    """MODAL_SUBMIT (5): ``data.values()`` maps custom_id to submitted value."""
+
+    type: Literal[5]
+    data: ModalSubmitData | dict[str, Any] | None = Field(default=None, union_mode="left_to_right")
+
+
+_KNOWN = Annotated[
+    PingInteraction
+    | CommandInteraction
+    | ComponentInteraction
+    | AutocompleteInteraction
+    | ModalSubmitInteraction,
+    Field(discriminator="type"),
+]
+_ADAPTER: TypeAdapter[Interaction] = TypeAdapter(
+    Annotated[_KNOWN | Interaction, Field(union_mode="left_to_right")]
+)
+
+
+def parse_interaction(raw: str | bytes | bytearray | dict[str, Any]) -> Interaction:
+    """Parse a request body (JSON) or a decoded dict into the Interaction subclass for its type."""
+    if isinstance(raw, dict):
+        return Interaction.model_validate(raw)
+    return Interaction.model_validate_json(raw)

@@ -1,0 +1,731 @@
+"""``RestClient``: Discord's HTTP API over one HTTPX2 connection pool, within every rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import platform
+import random
+import re
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx2
+import pydantic_core
+
+from .errors import (
+    DiscordHTTPError,
+    RateLimitedError,
+    ServerError,
+    UnauthorizedError,
+    error_for_status,
+)
+from .ratelimit.base import BucketInfo
+from .ratelimit.limiter import Permit, RateLimiter
+from .ratelimit.memory import MemoryRateLimiter
+from .routes import Route
+
+__all__ = ["DEFAULT_BASE_URL", "RestClient"]
+
+log = logging.getLogger("asgi_interactions.rest")
+
+DEFAULT_BASE_URL = "https://discord.com/api/v10"
+FileTuple = tuple[str, bytes]
+#: Methods whose repetition is harmless: retried after a timeout or a 500 too.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+#: Answers from Discord's edge that prove the request was not processed.
+EDGE_RETRYABLE = frozenset({502, 503, 504})
+#: Failures that happen before any byte of the request left: always safe to retry.
+NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+
+
+class _RedactSecrets(logging.Filter):
+    """Masks interaction and webhook tokens in URLs that HTTPX2 logs at INFO level."""
+
+    _pattern = re.compile(r"/(webhooks|interactions)/(\d+)/([^/?\s\"']+)")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._clean(a) for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = self._pattern.sub(r"/\1/\2/***", record.msg)
+        return True
+
+    def _clean(self, value: object) -> object:
+        if isinstance(value, int | float) or value is None:
+            return value
+        text = str(value)
+        cleaned = self._pattern.sub(r"/\1/\2/***", text)
+        return cleaned if cleaned != text else value
+
+
+_REDACT = _RedactSecrets()
+
+
+def _install_redaction() -> None:
+    for name in ("httpx2", "httpx"):
+        logger = logging.getLogger(name)
+        if _REDACT not in logger.filters:
+            logger.addFilter(_REDACT)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("asgi-interactions")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
+        return "0.1.0"
+
+
+USER_AGENT = (
+    f"DiscordBot (https://github.com/asgi-interactions/asgi_interactions, {_version()}) "
+    f"Python/{platform.python_version()} httpx2/{httpx2.__version__}"
+)
+
+
+class RestClient:
+    """An async client for Discord's REST API that obeys every rate limit.
+
+    ``token`` is the bot token (``None`` for a client that only answers interactions: those
+    endpoints need no token). ``rate_limiter`` defaults to a ``MemoryRateLimiter``; pass a
+    ``RedisRateLimiter`` to share limits with other processes and hosts. ``max_retries`` bounds
+    retries after 429s and retryable failures; a wait longer than ``max_rate_limit`` seconds raises
+    ``RateLimitedError`` instead. ``max_in_flight`` bounds concurrent requests on the wire.
+
+    Use it as ``async with RestClient(token) as rest:`` or ``await rest.open()`` / ``await
+    rest.close()`` (both idempotent); the app's lifespan does this for you.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        rate_limiter: RateLimiter | None = None,
+        max_retries: int = 3,
+        max_rate_limit: float = 300.0,
+        timeout: float | httpx2.Timeout = 15.0,
+        http2: bool = False,
+        max_in_flight: int = 64,
+        retry_backoff: float = 0.5,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._token = token
+        self.base_url = base_url.rstrip("/")
+        self._own_limiter = rate_limiter is None
+        self.rate_limiter: RateLimiter = rate_limiter or MemoryRateLimiter()
+        self.max_retries = max_retries
+        self.max_rate_limit = max_rate_limit
+        self.timeout = timeout
+        self.http2 = http2
+        self.max_in_flight = max_in_flight
+        self.retry_backoff = retry_backoff
+        self._transport = transport
+        self._global_key = (
+            "token:" + hashlib.sha256(token.encode()).hexdigest()[:24] if token else "anonymous"
+        )
+        self._http: httpx2.AsyncClient | None = None
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._token_rejected = False
+        self._detached: set[asyncio.Future[Any]] = set()
+
+    def __repr__(self) -> str:
+        token = "set" if self._token else "none"
+        return f"<RestClient base_url={self.base_url!r} token={token} open={self.is_open}>"
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the connection pool is open."""
+        return self._http is not None
+
+    async def open(self) -> None:
+        """Open the connection pool (idempotent; ``request`` opens it on first use too)."""
+        if self._http is None:
+            _install_redaction()
+            limits = httpx2.Limits(
+                max_connections=self.max_in_flight,
+                max_keepalive_connections=self.max_in_flight,
+                keepalive_expiry=30.0,
+            )
+            self._http = httpx2.AsyncClient(
+                http2=self.http2,
+                timeout=self.timeout,
+                limits=limits,
+                headers={"User-Agent": USER_AGENT},
+                transport=self._transport,
+                follow_redirects=False,
+            )
+
+    async def close(self) -> None:
+        """Close the pool, and the rate limiter if this client created it (idempotent)."""
+        http, self._http = self._http, None
+        if http is not None:
+            if self._detached:  # requests whose callers were cancelled: let them land
+                await asyncio.wait(list(self._detached), timeout=5)
+            await http.aclose()
+            if self._own_limiter:
+                await self.rate_limiter.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ---------------------------------------------------------------- the generic request
+
+    async def request(
+        self,
+        method: str,
+        route_template: str,
+        *,
+        json: Any = None,
+        files: Sequence[FileTuple] | None = None,
+        params: Mapping[str, Any] | None = None,
+        reason: str | None = None,
+        auth: bool = True,
+        **path: Any,
+    ) -> Any:
+        """Send one request and return its decoded JSON body (``None`` for 204).
+
+        ``route_template`` is the path with ``{placeholders}`` filled from ``path``; it names the
+        route for rate limiting. ``files`` (``[(filename, bytes)]``) turns the body into
+        multipart/form-data with ``payload_json`` and ``files[n]``. ``reason`` sets
+        ``X-Audit-Log-Reason``. ``auth=False`` sends no Authorization header (interaction and
+        webhook-token endpoints). Raises ``DiscordHTTPError`` subclasses.
+        """
+        route = Route(method, route_template, **path)
+        use_token = auth and self._token is not None
+        if use_token and self._token_rejected:
+            raise UnauthorizedError(
+                401, 0, "the bot token was rejected (401) earlier; not sending", route=route.display
+            )
+        if self._http is None:
+            await self.open()
+        global_key = None if route.exempt_from_global else self._global_key
+        headers: dict[str, str] = {}
+        if use_token:
+            headers["Authorization"] = f"Bot {self._token}"
+        if reason is not None:
+            headers["X-Audit-Log-Reason"] = quote(reason, safe=" ")
+        content: bytes | None = None
+        multipart: list[tuple[str, Any]] | None = None
+        if files:
+            payload = pydantic_core.to_json(json if json is not None else {})
+            multipart = [("payload_json", (None, payload, "application/json"))]
+            multipart += [(f"files[{n}]", (name, data)) for n, (name, data) in enumerate(files)]
+        elif json is not None:
+            content = pydantic_core.to_json(json)
+            headers["Content-Type"] = "application/json"
+        query = {k: _query_value(v) for k, v in params.items()} if params else None
+        url = self.base_url + route.path
+
+        attempt = 0
+        front = False
+        while True:
+            permit = await self.rate_limiter.acquire(
+                route, global_key, front=front, max_wait=self.max_rate_limit
+            )
+            try:
+                response = await self._send(
+                    permit, method, url, headers, content, multipart, query, use_token
+                )
+            except NOT_SENT as exc:
+                if attempt >= self.max_retries:
+                    raise
+                attempt += 1
+                await self._backoff(attempt, route, repr(exc))
+                front = True
+                continue
+            except httpx2.TransportError as exc:
+                if route.method not in IDEMPOTENT or attempt >= self.max_retries:
+                    raise
+                attempt += 1
+                await self._backoff(attempt, route, repr(exc))
+                front = True
+                continue
+            status = response.status_code
+            if status < 300:
+                await self._record(permit, route, response, use_token)
+                log.debug("%s -> %d", route.display, status)
+                return _decode(response)
+            retry = await self._handle_error(permit, route, response, attempt, use_token)
+            attempt += 1
+            if retry is None:  # 5xx: backoff
+                await self._backoff(attempt, route, f"HTTP {status}")
+            front = True
+
+    async def _send(
+        self,
+        permit: Permit,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        multipart: list[tuple[str, Any]] | None,
+        params: dict[str, Any] | None,
+        auth: bool,
+    ) -> httpx2.Response:
+        """Send with the permit held, and account for it whatever happens.
+
+        If the caller is cancelled before the request's first byte left, the request is dropped
+        and the permit refunded. Once sending has begun, the request runs to its end in the
+        background and its answer still updates the limits (Discord may act on it anyway), so a
+        cancelled caller never leaves a bucket believing in a slot that is not there.
+        """
+        assert self._http is not None
+        http = self._http
+        started = False
+
+        async def trace(event: str, info: Any) -> None:
+            nonlocal started
+            if event.endswith("send_request_headers.started"):
+                started = True
+
+        async def send() -> httpx2.Response:
+            async with self._in_flight:
+                return await http.request(
+                    method,
+                    url,
+                    headers=headers,
+                    content=content,
+                    files=multipart,
+                    params=params,
+                    extensions={"trace": trace},
+                )
+
+        task = asyncio.ensure_future(send())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not started:
+                task.cancel()
+                permit.refund()
+                task.add_done_callback(_quiet)
+            else:
+                self._detached.add(task)
+                task.add_done_callback(lambda t: self._finish_detached(t, permit, auth))
+            raise
+        except NOT_SENT:
+            permit.refund()
+            raise
+        except BaseException:
+            if started:
+                permit.abandon()
+            else:
+                permit.refund()
+            raise
+
+    def _finish_detached(
+        self, task: asyncio.Task[httpx2.Response], permit: Permit, auth: bool
+    ) -> None:
+        self._detached.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            permit.abandon()
+            return
+        done = asyncio.ensure_future(self._record(permit, permit.route, task.result(), auth))
+        self._detached.add(done)
+        done.add_done_callback(self._detached.discard)
+        done.add_done_callback(_quiet)
+
+    async def _record(
+        self, permit: Permit, route: Route, response: httpx2.Response, auth: bool
+    ) -> tuple[Any, str | None, float]:
+        """All bookkeeping an answer calls for: bucket headers, 429 scopes, invalid requests.
+
+        Returns the decoded error body, the 429 scope and its ``retry_after`` (``-1.0`` for a
+        429 that is not from Discord's API, e.g. the edge's ban page).
+        """
+        status = response.status_code
+        if status < 300:
+            await permit.complete(_bucket_info(response, limited=False))
+            return None, None, 0.0
+        body = _decode_error(response)
+        if status != 429:
+            await permit.complete(_bucket_info(response, limited=False))
+            if status in (401, 403):
+                await self.rate_limiter.record_invalid()
+                if status == 401 and auth and not self._token_rejected:
+                    self._token_rejected = True
+                    log.error("the bot token was rejected (401); no more requests will use it")
+            return body, None, 0.0
+        scope = response.headers.get("x-ratelimit-scope")
+        if not isinstance(body, dict) or "retry_after" not in body:
+            await permit.complete(None)
+            await self.rate_limiter.record_invalid()
+            return body, scope, -1.0
+        retry_after = max(0.0, _float(body.get("retry_after")) or 0.0)
+        if bool(body.get("global")) or scope == "global":
+            scope = "global"
+            await self.rate_limiter.block_global(self._global_key, retry_after)
+            await permit.complete(_bucket_info(response, limited=False))
+        elif scope == "shared":
+            await self.rate_limiter.block_bucket(permit, retry_after)
+            await permit.complete(_bucket_info(response, limited=False))
+        else:
+            await permit.complete(
+                _bucket_info(response, limited=True, retry_after=retry_after)
+                or BucketInfo(1, 0, retry_after, None, limited=True)
+            )
+        if scope != "shared":
+            await self.rate_limiter.record_invalid()
+        log.warning(
+            "429 (%s scope) on %s; retry after %.2f s", scope or "user", route.display, retry_after
+        )
+        return body, scope, retry_after
+
+    async def _handle_error(
+        self, permit: Permit, route: Route, response: httpx2.Response, attempt: int, auth: bool
+    ) -> float | None:
+        """Record an error answer; return to retry (``None``: after a backoff) or raise."""
+        status = response.status_code
+        body, scope, retry_after = await self._record(permit, route, response, auth)
+        if status == 429:
+            if retry_after < 0:
+                # Not Discord's API but its edge (e.g. the Cloudflare ban page): never retry.
+                raise RateLimitedError(
+                    429,
+                    0,
+                    "429 without a JSON body (blocked at Discord's edge); not retrying",
+                    route=route.display,
+                    retry_after=_float(response.headers.get("retry-after")),
+                    scope=scope,
+                )
+            if attempt >= self.max_retries or retry_after > self.max_rate_limit:
+                exc = error_for_status(status, body, route=route.display)
+                raise RateLimitedError(
+                    429,
+                    exc.code,
+                    exc.message,
+                    exc.errors,
+                    route=route.display,
+                    retry_after=retry_after,
+                    scope=scope,
+                )
+            return retry_after
+        if status >= 500:
+            retryable = status in EDGE_RETRYABLE or route.method in IDEMPOTENT
+            if retryable and attempt < self.max_retries:
+                log.warning("HTTP %d on %s; retrying", status, route.display)
+                return None
+            raise ServerError(status, *_code_message(body), route=route.display)
+        raise error_for_status(status, body, route=route.display)
+
+    async def _backoff(self, attempt: int, route: Route, why: str) -> None:
+        delay = min(10.0, self.retry_backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        log.warning("%s failed (%s); retry %d in %.2f s", route.display, why, attempt, delay)
+        await asyncio.sleep(delay)
+
+    # ---------------------------------------------------------------- typed helpers: messages
+
+    async def create_message(
+        self,
+        channel_id: int | str,
+        content: str | None = None,
+        *,
+        files: Sequence[FileTuple] | None = None,
+        **fields: Any,
+    ) -> Any:
+        """POST a message to a channel; ``fields`` are Create Message JSON fields (embeds, ...)."""
+        body = dict(fields)
+        if content is not None:
+            body["content"] = content
+        return await self.request(
+            "POST", "/channels/{channel_id}/messages", channel_id=channel_id, json=body, files=files
+        )
+
+    async def edit_message(
+        self,
+        channel_id: int | str,
+        message_id: int | str,
+        *,
+        files: Sequence[FileTuple] | None = None,
+        **fields: Any,
+    ) -> Any:
+        """PATCH a message; ``fields`` are Edit Message JSON fields (``content=None`` clears)."""
+        return await self.request(
+            "PATCH",
+            "/channels/{channel_id}/messages/{message_id}",
+            channel_id=channel_id,
+            message_id=message_id,
+            json=fields,
+            files=files,
+        )
+
+    async def delete_message(
+        self, channel_id: int | str, message_id: int | str, *, reason: str | None = None
+    ) -> None:
+        """DELETE a message (``reason`` goes to the audit log)."""
+        await self.request(
+            "DELETE",
+            "/channels/{channel_id}/messages/{message_id}",
+            channel_id=channel_id,
+            message_id=message_id,
+            reason=reason,
+        )
+
+    async def get_message(self, channel_id: int | str, message_id: int | str) -> Any:
+        """GET one message."""
+        return await self.request(
+            "GET",
+            "/channels/{channel_id}/messages/{message_id}",
+            channel_id=channel_id,
+            message_id=message_id,
+        )
+
+    async def add_reaction(self, channel_id: int | str, message_id: int | str, emoji: str) -> None:
+        """Add the bot's reaction: ``emoji`` is a unicode emoji or ``name:id`` for a custom one."""
+        await self.request(
+            "PUT",
+            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+            channel_id=channel_id,
+            message_id=message_id,
+            emoji=emoji,
+        )
+
+    async def get_channel(self, channel_id: int | str) -> Any:
+        """GET a channel."""
+        return await self.request("GET", "/channels/{channel_id}", channel_id=channel_id)
+
+    async def get_current_user(self) -> Any:
+        """GET the bot's own user (``/users/@me``)."""
+        return await self.request("GET", "/users/@me")
+
+    async def get_gateway_bot(self) -> Any:
+        """GET ``/gateway/bot``: the gateway URL, recommended shards and session start limit."""
+        return await self.request("GET", "/gateway/bot")
+
+    # ---------------------------------------------------------------- application commands
+
+    async def get_global_commands(self, application_id: int | str) -> Any:
+        """List the application's global commands."""
+        return await self.request(
+            "GET", "/applications/{application_id}/commands", application_id=application_id
+        )
+
+    async def bulk_overwrite_global_commands(
+        self, application_id: int | str, commands: Sequence[Mapping[str, Any]]
+    ) -> Any:
+        """Replace all global commands with ``commands``; returns what Discord stored."""
+        return await self.request(
+            "PUT",
+            "/applications/{application_id}/commands",
+            application_id=application_id,
+            json=list(commands),
+        )
+
+    async def get_guild_commands(self, application_id: int | str, guild_id: int | str) -> Any:
+        """List the application's commands in one guild."""
+        return await self.request(
+            "GET",
+            "/applications/{application_id}/guilds/{guild_id}/commands",
+            application_id=application_id,
+            guild_id=guild_id,
+        )
+
+    async def bulk_overwrite_guild_commands(
+        self,
+        application_id: int | str,
+        guild_id: int | str,
+        commands: Sequence[Mapping[str, Any]],
+    ) -> Any:
+        """Replace all of one guild's commands with ``commands``."""
+        return await self.request(
+            "PUT",
+            "/applications/{application_id}/guilds/{guild_id}/commands",
+            application_id=application_id,
+            guild_id=guild_id,
+            json=list(commands),
+        )
+
+    # ---------------------------------------------------------------- interactions (no token)
+
+    async def create_interaction_response(
+        self,
+        interaction_id: int | str,
+        token: str,
+        payload: Mapping[str, Any],
+        files: Sequence[FileTuple] | None = None,
+        *,
+        with_response: bool = False,
+    ) -> Any:
+        """POST the interaction callback (``{"type": ..., "data": ...}``); ``None`` unless
+        ``with_response``."""
+        return await self.request(
+            "POST",
+            "/interactions/{interaction_id}/{interaction_token}/callback",
+            interaction_id=interaction_id,
+            interaction_token=token,
+            json=dict(payload),
+            files=files,
+            params={"with_response": True} if with_response else None,
+            auth=False,
+        )
+
+    async def get_original_response(self, application_id: int | str, token: str) -> Any:
+        """GET the original interaction response message."""
+        return await self._webhook("GET", "/messages/@original", application_id, token)
+
+    async def edit_original_response(
+        self,
+        application_id: int | str,
+        token: str,
+        payload: Mapping[str, Any],
+        files: Sequence[FileTuple] | None = None,
+    ) -> Any:
+        """PATCH the original interaction response (also how a deferred response is filled)."""
+        return await self._webhook(
+            "PATCH", "/messages/@original", application_id, token, payload, files
+        )
+
+    async def delete_original_response(self, application_id: int | str, token: str) -> None:
+        """DELETE the original interaction response."""
+        await self._webhook("DELETE", "/messages/@original", application_id, token)
+
+    async def create_followup(
+        self,
+        application_id: int | str,
+        token: str,
+        payload: Mapping[str, Any],
+        files: Sequence[FileTuple] | None = None,
+    ) -> Any:
+        """POST a follow-up message; returns the message."""
+        return await self._webhook("POST", "", application_id, token, payload, files)
+
+    async def get_followup(
+        self, application_id: int | str, token: str, message_id: int | str
+    ) -> Any:
+        """GET a follow-up message."""
+        return await self._webhook(
+            "GET", "/messages/{message_id}", application_id, token, message_id=message_id
+        )
+
+    async def edit_followup(
+        self,
+        application_id: int | str,
+        token: str,
+        message_id: int | str,
+        payload: Mapping[str, Any],
+        files: Sequence[FileTuple] | None = None,
+    ) -> Any:
+        """PATCH a follow-up message."""
+        return await self._webhook(
+            "PATCH",
+            "/messages/{message_id}",
+            application_id,
+            token,
+            payload,
+            files,
+            message_id=message_id,
+        )
+
+    async def delete_followup(
+        self, application_id: int | str, token: str, message_id: int | str
+    ) -> None:
+        """DELETE a follow-up message."""
+        await self._webhook(
+            "DELETE", "/messages/{message_id}", application_id, token, message_id=message_id
+        )
+
+    async def _webhook(
+        self,
+        method: str,
+        suffix: str,
+        application_id: int | str,
+        token: str,
+        payload: Mapping[str, Any] | None = None,
+        files: Sequence[FileTuple] | None = None,
+        **path: Any,
+    ) -> Any:
+        return await self.request(
+            method,
+            "/webhooks/{webhook_id}/{webhook_token}" + suffix,
+            webhook_id=application_id,
+            webhook_token=token,
+            json=dict(payload) if payload is not None else None,
+            files=files,
+            auth=False,
+            **path,
+        )
+
+
+# -------------------------------------------------------------------- response decoding
+
+
+def _quiet(task: asyncio.Future[Any]) -> None:
+    """Retrieve a background task's outcome so it is never reported as unhandled."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _bucket_info(
+    response: httpx2.Response, *, limited: bool, retry_after: float = 0.0
+) -> BucketInfo | None:
+    h = response.headers
+    limit = h.get("x-ratelimit-limit")
+    remaining = h.get("x-ratelimit-remaining")
+    reset_after = _float(h.get("x-ratelimit-reset-after"))
+    if limit is None or remaining is None or reset_after is None:
+        return None if limited else BucketInfo(None)
+    try:
+        return BucketInfo(
+            int(limit),
+            0 if limited else int(remaining),
+            max(reset_after, retry_after),
+            h.get("x-ratelimit-bucket"),
+            limited=limited,
+        )
+    except ValueError:
+        return None if limited else BucketInfo(None)
+
+
+def _decode(response: httpx2.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return pydantic_core.from_json(response.content)
+    except ValueError:
+        return response.text
+
+
+def _decode_error(response: httpx2.Response) -> Any:
+    if "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        return pydantic_core.from_json(response.content)
+    except ValueError:
+        return None
+
+
+def _code_message(body: Any) -> tuple[int, str]:
+    if isinstance(body, dict):
+        code = body.get("code")
+        return (code if isinstance(code, int) else 0), str(body.get("message", ""))
+    return 0, ""
+
+
+__all__ += ["DiscordHTTPError"]

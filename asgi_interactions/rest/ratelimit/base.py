@@ -1,0 +1,87 @@
+"""The rate-limit store interface and the facts a response gives about its bucket.
+
+A store decides permits and keeps bucket, global and invalid-request state; the limiter in
+``limiter.py`` adds per-bucket FIFO queues and cancellation safety on top of any store.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+__all__ = ["BucketInfo", "RateLimitStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class BucketInfo:
+    """What a response said about its bucket.
+
+    ``limit`` is ``None`` when the response carried no rate-limit headers. ``remaining`` and
+    ``reset_after`` (seconds until the oldest counted request leaves the window) come from
+    ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset-After``; ``bucket`` from ``X-RateLimit-Bucket``.
+    ``limited`` marks a route-scope 429: the store must believe it over its own estimate.
+    """
+
+    limit: int | None
+    remaining: int = 0
+    reset_after: float = 0.0
+    bucket: str | None = None
+    limited: bool = False
+
+
+class RateLimitStore(ABC):
+    """Where rate-limit state lives: process memory, or Redis shared by many processes.
+
+    Every method is atomic with respect to every other caller of the same store. Times are the
+    store's own clock; waits are returned in seconds. ``math.inf`` as a wait means "until a
+    response in flight comes back" (callers poll or get notified).
+    """
+
+    #: Whether other processes change this store's state (callers then poll instead of waiting
+    #: for local notifications only).
+    shared: bool = False
+
+    @abstractmethod
+    async def bucket_acquire(self, route_key: str, major: str) -> tuple[str, int | None, float]:
+        """Try to take a permit: ``(bucket key, ticket, 0.0)`` or ``(bucket key, None, wait)``."""
+
+    @abstractmethod
+    async def bucket_update(
+        self, key: str, route_key: str, major: str, ticket: int, info: BucketInfo | None
+    ) -> None:
+        """Record the answer to a permit's request; ``info=None``: no answer (abandoned)."""
+
+    @abstractmethod
+    async def bucket_refund(self, key: str) -> None:
+        """Give back a permit whose request was provably never sent."""
+
+    @abstractmethod
+    async def bucket_block(self, key: str, seconds: float) -> None:
+        """Grant nothing in this bucket for ``seconds`` (a shared-scope 429)."""
+
+    @abstractmethod
+    async def global_acquire(self, key: str, limit: int, window: float) -> tuple[str | None, float]:
+        """Take a slot in the global window: ``(slot id, 0.0)`` or ``(None, wait)``."""
+
+    @abstractmethod
+    async def global_release(self, key: str, slot: str, hold: float) -> None:
+        """The slot's request was answered (or abandoned): keep it counted ``hold`` more seconds."""
+
+    @abstractmethod
+    async def global_refund(self, key: str, slot: str) -> None:
+        """Free a slot whose request was provably never sent."""
+
+    @abstractmethod
+    async def global_block(self, key: str, seconds: float) -> None:
+        """Grant no global slot for ``seconds`` (a global 429)."""
+
+    @abstractmethod
+    async def invalid_add(self, window: float) -> int:
+        """Count one invalid request (401/403/429); return the count within ``window`` seconds."""
+
+    @abstractmethod
+    async def invalid_count(self, window: float) -> int:
+        """Invalid requests counted within the last ``window`` seconds."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections (no-op by default)."""

@@ -1,0 +1,363 @@
+"""``RateLimiter``: FIFO queues per bucket, the global window and the invalid-request guard,
+cancellation-safe, on top of any ``RateLimitStore``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from ..errors import InvalidRequestLimitError, RateLimitedError
+from ..routes import Route
+from .base import BucketInfo, RateLimitStore
+
+__all__ = ["Permit", "RateLimiter"]
+
+log = logging.getLogger("asgi_interactions.rest.ratelimit")
+T = TypeVar("T")
+
+
+class _Waiter:
+    """One caller in a queue; ``turn`` resolves when it may talk to the store."""
+
+    __slots__ = ("turn",)
+
+    def __init__(self) -> None:
+        self.turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
+class _Queue:
+    """Waiters for one (route, major parameters) pair, served strictly in arrival order.
+
+    Only the head (``active``) asks the store for a permit; a retry re-enters at the front and
+    takes the head's place if the head has not been granted yet.
+    """
+
+    __slots__ = ("active", "sleeping", "waiters")
+
+    def __init__(self) -> None:
+        self.waiters: deque[_Waiter] = deque()
+        self.active: _Waiter | None = None
+        self.sleeping: asyncio.Future[None] | None = None
+
+
+class Permit:
+    """Leave to send one request: a bucket permit and, unless exempt, a global slot.
+
+    Exactly one of ``complete`` (an answer came), ``abandon`` (it may have reached Discord, no
+    answer) or ``refund`` (provably never sent) must be called; later calls are ignored.
+    """
+
+    __slots__ = ("_done", "_limiter", "bucket_key", "global_key", "global_slot", "route", "ticket")
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        route: Route,
+        bucket_key: str,
+        ticket: int,
+        global_key: str | None,
+        global_slot: str | None,
+    ) -> None:
+        self._limiter = limiter
+        self.route = route
+        self.bucket_key = bucket_key
+        self.ticket = ticket
+        self.global_key = global_key
+        self.global_slot = global_slot
+        self._done = False
+
+    async def complete(self, info: BucketInfo | None) -> None:
+        """Record the answer's bucket headers (``None``: an answer without usable headers)."""
+        if self._done:
+            return
+        self._done = True
+        await self._limiter._store_call(self._limiter._finish(self, info, sent=True))
+
+    def abandon(self) -> None:
+        """The request may have reached Discord but its answer will not be read."""
+        if not self._done:
+            self._done = True
+            self._limiter._spawn(self._limiter._finish(self, None, sent=True))
+
+    def refund(self) -> None:
+        """The request was never sent: give the permit back."""
+        if not self._done:
+            self._done = True
+            self._limiter._spawn(self._limiter._finish(self, None, sent=False))
+
+
+class RateLimiter:
+    """Discord's rate limits for one or more ``RestClient`` objects sharing a store.
+
+    Options: ``global_limit`` requests per ``global_window`` seconds per token (50/1 s);
+    ``invalid_limit`` 401/403/429 answers per ``invalid_window`` seconds before refusing to send
+    (1,000 per 10 minutes, a tenth of Discord's ban threshold); ``poll_interval`` how often a
+    waiter re-checks a shared store for answers other processes received.
+    """
+
+    def __init__(
+        self,
+        store: RateLimitStore,
+        *,
+        global_limit: float = 50,
+        global_window: float = 1.0,
+        invalid_limit: float = 1000,
+        invalid_window: float = 600.0,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.store = store
+        self.global_limit = int(global_limit)
+        self.global_window = global_window
+        self.invalid_limit = int(invalid_limit)
+        self.invalid_window = invalid_window
+        self.poll_interval = poll_interval
+        self._queues: dict[str, _Queue] = {}
+        self._sleepers: dict[str, set[asyncio.Future[None]]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._invalid_local = 0
+
+    # ---------------------------------------------------------------- public
+
+    async def acquire(
+        self, route: Route, global_key: str | None, *, front: bool = False, max_wait: float
+    ) -> Permit:
+        """Wait for leave to send ``route``'s request (FIFO within its bucket).
+
+        ``global_key`` names the token's global window (``None``: exempt). ``front`` puts a retry
+        ahead of requests that queued after it. Raises ``RateLimitedError`` if the wait would
+        exceed ``max_wait`` and ``InvalidRequestLimitError`` if the invalid-request budget is spent.
+        """
+        if self._invalid_local >= self.invalid_limit:
+            count = await self._store_call(self.store.invalid_count(self.invalid_window))
+            self._invalid_local = count
+            if count >= self.invalid_limit:
+                raise InvalidRequestLimitError(
+                    f"refusing to send {route.display}: {count} requests got 401/403/429 in the "
+                    f"last {self.invalid_window:.0f} s (limit {self.invalid_limit})"
+                )
+        route_key, major = route.bucket_route, route.major
+        qkey = f"{route_key}\x00{major}"
+
+        async def take_bucket() -> tuple[tuple[str, int] | None, float, str]:
+            key, ticket, wait = await self._store_call(
+                self.store.bucket_acquire(route_key, major),
+                on_cancel=lambda r: (
+                    self._spawn(self._refund_bucket(r[0])) if r[1] is not None else None
+                ),
+            )
+            return ((key, ticket) if ticket is not None else None), wait, key
+
+        bucket_key, ticket = await self._through(
+            qkey, take_bucket, front=front, max_wait=max_wait, what=route.display
+        )
+        slot: str | None = None
+        if global_key is not None:
+            gkey = global_key
+
+            async def take_global() -> tuple[str | None, float, str]:
+                slot, wait = await self._store_call(
+                    self.store.global_acquire(gkey, self.global_limit, self.global_window),
+                    on_cancel=lambda r: (
+                        self._spawn(self._refund_global(gkey, r[0])) if r[0] is not None else None
+                    ),
+                )
+                return slot, wait, _global_wake(gkey)
+
+            try:
+                slot = await self._through(
+                    _global_wake(gkey),
+                    take_global,
+                    front=front,
+                    max_wait=max_wait,
+                    what="global limit",
+                )
+            except BaseException:
+                self._spawn(self._refund_bucket(bucket_key))
+                raise
+        return Permit(self, route, bucket_key, ticket, global_key, slot)
+
+    async def record_invalid(self) -> None:
+        """Count one 401/403/non-shared 429 answer toward the invalid-request budget."""
+        count = await self._store_call(self.store.invalid_add(self.invalid_window))
+        self._invalid_local = count
+        if count in (self.invalid_limit // 2, self.invalid_limit):
+            log.warning(
+                "%d requests answered 401/403/429 in the last %.0f s (limit %d)",
+                count,
+                self.invalid_window,
+                self.invalid_limit,
+            )
+
+    async def block_bucket(self, permit: Permit, seconds: float) -> None:
+        """Hold the permit's bucket closed for ``seconds`` (a shared-scope 429)."""
+        await self._store_call(self.store.bucket_block(permit.bucket_key, seconds))
+
+    async def block_global(self, global_key: str, seconds: float) -> None:
+        """Hold every non-exempt request of this token for ``seconds`` (a global 429)."""
+        await self._store_call(self.store.global_block(global_key, seconds))
+
+    async def aclose(self) -> None:
+        """Let pending bookkeeping finish, then close the store."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        await self.store.aclose()
+
+    # ---------------------------------------------------------------- internals
+
+    async def _through(
+        self,
+        qkey: str,
+        take: Callable[[], Awaitable[tuple[T | None, float, str]]],
+        *,
+        front: bool,
+        max_wait: float,
+        what: str,
+    ) -> T:
+        """Queue in ``qkey`` and, once at the head, call ``take`` until it grants."""
+        q = self._queues.get(qkey)
+        if q is None:
+            q = self._queues[qkey] = _Queue()
+        w = _Waiter()
+        if front:
+            q.waiters.appendleft(w)
+            if q.sleeping is not None:
+                _resolve(q.sleeping)  # the head yields its place to this retry
+        else:
+            q.waiters.append(w)
+        if q.active is None and q.waiters[0] is w:
+            w.turn.set_result(None)
+        try:
+            while True:
+                await w.turn
+                q.active = w
+                while q.waiters[0] is w:
+                    granted, wait, wake_key = await take()
+                    if granted is not None:
+                        return granted
+                    if wait > max_wait and not math.isinf(wait):
+                        raise RateLimitedError(
+                            message=f"{what}: waiting {wait:.1f} s would exceed max_rate_limit",
+                            retry_after=wait,
+                        )
+                    await self._sleep(q, wait, wake_key)
+                # a retry went ahead of us: wait for our turn again
+                w.turn = asyncio.get_running_loop().create_future()
+                q.active = None
+                self._advance(qkey, q)
+        finally:
+            if q.active is w:
+                q.active = None
+            with contextlib.suppress(ValueError):
+                q.waiters.remove(w)
+            self._advance(qkey, q)
+
+    async def _sleep(self, q: _Queue, wait: float, wake_key: str) -> None:
+        """Sleep until ``wait`` passes or an answer in ``wake_key`` may have freed a permit."""
+        if math.isinf(wait) or self.store.shared:
+            wait = min(wait, self.poll_interval if self.store.shared else 1.0)
+        loop = asyncio.get_running_loop()
+        wake: asyncio.Future[None] = loop.create_future()
+        q.sleeping = wake
+        sleepers = self._sleepers.setdefault(wake_key, set())
+        sleepers.add(wake)
+        handle = loop.call_later(max(wait, 0.0), _resolve, wake)
+        try:
+            await wake
+        finally:
+            handle.cancel()
+            if q.sleeping is wake:
+                q.sleeping = None
+            sleepers.discard(wake)
+            if not sleepers and self._sleepers.get(wake_key) is sleepers:
+                del self._sleepers[wake_key]
+
+    def _advance(self, qkey: str, q: _Queue) -> None:
+        if q.active is not None:
+            return
+        if q.waiters:
+            _resolve(q.waiters[0].turn)
+        elif self._queues.get(qkey) is q:
+            del self._queues[qkey]
+
+    def _notify(self, wake_key: str) -> None:
+        for wake in list(self._sleepers.get(wake_key, ())):
+            _resolve(wake)
+
+    async def _refund_bucket(self, bucket_key: str) -> None:
+        try:
+            await self.store.bucket_refund(bucket_key)
+        finally:
+            self._notify(bucket_key)
+
+    async def _refund_global(self, global_key: str, slot: str) -> None:
+        try:
+            await self.store.global_refund(global_key, slot)
+        finally:
+            self._notify(_global_wake(global_key))
+
+    async def _finish(self, permit: Permit, info: BucketInfo | None, *, sent: bool) -> None:
+        route = permit.route
+        try:
+            if sent:
+                await self.store.bucket_update(
+                    permit.bucket_key, route.bucket_route, route.major, permit.ticket, info
+                )
+            else:
+                await self.store.bucket_refund(permit.bucket_key)
+            if permit.global_key is not None and permit.global_slot is not None:
+                if sent:
+                    await self.store.global_release(
+                        permit.global_key, permit.global_slot, self.global_window
+                    )
+                else:
+                    await self.store.global_refund(permit.global_key, permit.global_slot)
+        finally:
+            self._notify(permit.bucket_key)
+            if permit.global_key is not None:
+                self._notify(_global_wake(permit.global_key))
+
+    async def _store_call(
+        self, coro: Coroutine[Any, Any, T], on_cancel: Callable[[T], object] | None = None
+    ) -> T:
+        """Run a store operation to completion even if the caller is cancelled meanwhile.
+
+        If the caller is cancelled, ``on_cancel`` receives the result once it is there (to give
+        back a permit nobody will use).
+        """
+        task = asyncio.ensure_future(coro)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self._tasks.add(task)
+
+            def done(t: asyncio.Task[T]) -> None:
+                self._tasks.discard(t)
+                if on_cancel is not None and not t.cancelled() and t.exception() is None:
+                    on_cancel(t.result())
+
+            task.add_done_callback(done)
+            raise
+
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("rate-limit bookkeeping failed: %r", task.exception())
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _global_wake(global_key: str) -> str:
+    return f"\x01global:{global_key}"

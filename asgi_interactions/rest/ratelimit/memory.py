@@ -1,0 +1,287 @@
+"""The in-process rate-limit store, and ``MemoryRateLimiter`` built on it (the default).
+
+The bucket rules here are mirrored by the Lua scripts of the Redis store; keep them in step.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from .base import BucketInfo, RateLimitStore
+from .limiter import RateLimiter
+
+__all__ = ["ABANDON_HOLD", "MemoryRateLimiter", "MemoryStore"]
+
+#: Seconds a still-unknown bucket stays closed after a request whose answer never came.
+ABANDON_HOLD = 1.0
+
+
+@dataclass(slots=True)
+class _Bucket:
+    """One bucket's estimate: ``avail`` is a lower bound on free slots (see ``bucket_update``)."""
+
+    limit: int | None = None  # None: not learned yet (one probe in flight at a time)
+    unlimited: bool = False  # answers carried no rate-limit headers
+    avail: int = 0
+    reset_at: float = 0.0  # when the oldest slot of the adopted snapshot frees
+    reset_used: bool = False  # that freed slot was already granted
+    window: float = 0.0  # longest Reset-After seen: a lower bound on the window length
+    sent: int = 0  # permits granted, ever
+    answered: int = 0  # permits finished (answered, abandoned or refunded), ever
+    last_send: float = 0.0
+    blocked_until: float = 0.0
+
+
+@dataclass(slots=True)
+class _Global:
+    pending: set[str]
+    expiries: list[float]  # heap of times at which answered slots stop counting
+    blocked_until: float = 0.0
+
+
+class MemoryStore(RateLimitStore):
+    """Rate-limit state in this process's memory.
+
+    Bucket rule: each answer gives a snapshot "``remaining`` free at the server when it handled
+    the request". Every request that was in flight alongside it may have been handled after it,
+    so ``remaining - others`` is a lower bound on what is free now; later sends subtract from it.
+    When the snapshot's ``reset_after`` passes, one slot (the oldest) is known to be free: one
+    probe goes out and its answer tells the rest. This holds for sliding and fixed windows alike.
+    """
+
+    def __init__(
+        self, *, idle_ttl: float = 60.0, stale_after: float = 120.0, clock: object = None
+    ) -> None:
+        self.idle_ttl = idle_ttl
+        self.stale_after = stale_after
+        self._buckets: dict[str, _Bucket] = {}
+        self._routes: dict[str, str] = {}
+        # requests in flight on buckets whose hash is not known yet, per major parameters: any
+        # of them may turn out to share a bucket with a route whose hash we know
+        self._unnamed: dict[str, int] = {}
+        self._globals: dict[str, _Global] = {}
+        self._invalid: deque[float] = deque()
+        self._ids = itertools.count()
+        self._next_sweep = 0.0
+
+    @staticmethod
+    def now() -> float:
+        """The store's clock (monotonic seconds)."""
+        return time.monotonic()
+
+    # -------------------------------------------------------------- buckets
+
+    def _key(self, route_key: str, major: str) -> str:
+        bucket = self._routes.get(route_key)
+        return f"b:{bucket}:{major}" if bucket is not None else f"r:{route_key}:{major}"
+
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + min(self.idle_ttl, 10.0)
+        for key, b in list(self._buckets.items()):
+            idle_since = max(b.reset_at, b.last_send + b.window, b.blocked_until)
+            if b.sent == b.answered and now > idle_since + self.idle_ttl:
+                del self._buckets[key]
+        for key, g in list(self._globals.items()):
+            while g.expiries and g.expiries[0] <= now:
+                heapq.heappop(g.expiries)
+            if not g.pending and not g.expiries and now > g.blocked_until:
+                del self._globals[key]
+
+    def acquire_sync(self, route_key: str, major: str) -> tuple[str, int | None, float]:
+        """``bucket_acquire`` without the coroutine (this store never waits)."""
+        now = self.now()
+        if now >= self._next_sweep:
+            self._sweep(now)
+        key = self._key(route_key, major)
+        b = self._buckets.get(key)
+        if b is None:
+            b = self._buckets[key] = _Bucket()
+        if now < b.blocked_until:
+            return key, None, b.blocked_until - now
+        if b.sent > b.answered and now - b.last_send > self.stale_after:
+            self._unnamed_done(key, major, b.sent - b.answered)
+            b.answered = b.sent  # answers that never came: stop waiting for them
+        inflight = b.sent - b.answered
+        granted = False
+        wait = math.inf
+        if b.unlimited:
+            granted = True
+        elif b.limit is None:
+            granted = inflight == 0
+        elif b.avail > 0:
+            b.avail -= 1
+            granted = True
+        elif not b.reset_used:
+            if now >= b.reset_at and (b.avail == 0 or inflight == 0):
+                b.avail = 0
+                b.reset_used = True
+                granted = True
+            elif now < b.reset_at:
+                wait = b.reset_at - now
+        if not granted:
+            return key, None, wait
+        ticket = b.answered
+        b.sent += 1
+        b.last_send = now
+        if key.startswith("r:"):
+            self._unnamed[major] = self._unnamed.get(major, 0) + 1
+        return key, ticket, 0.0
+
+    def _unnamed_done(self, key: str, major: str, n: int = 1) -> None:
+        if key.startswith("r:") and major in self._unnamed:
+            left = self._unnamed[major] - n
+            if left > 0:
+                self._unnamed[major] = left
+            else:
+                del self._unnamed[major]
+
+    def update_sync(
+        self, key: str, route_key: str, major: str, ticket: int, info: BucketInfo | None
+    ) -> None:
+        """``bucket_update`` without the coroutine."""
+        now = self.now()
+        b = self._buckets.get(key)
+        if b is not None and b.answered < b.sent:
+            b.answered += 1
+            self._unnamed_done(key, major)
+        if info is None:  # no answer: it may still have used a slot
+            if b is not None and b.limit is None and not b.unlimited:
+                b.blocked_until = max(b.blocked_until, now + ABANDON_HOLD)
+            elif b is not None and b.limit is not None and b.reset_used and b.sent == b.answered:
+                b.reset_at = max(b.reset_at, now + b.window)
+                b.reset_used = False
+            return
+        if info.limit is None:
+            if b is not None and b.limit is None and not info.limited:
+                b.unlimited = True
+            return
+        target = key
+        if info.bucket is not None:
+            self._routes[route_key] = info.bucket
+            target = f"b:{info.bucket}:{major}"
+        merged = False  # answered in a bucket whose counters did not include this request
+        others = 0
+        if target != key:
+            t = self._buckets.get(target)
+            if t is None and b is not None:
+                self._buckets[target] = t = b  # the provisional bucket becomes the named one
+                del self._buckets[key]
+                others = b.sent - ticket - 1
+            elif t is None:
+                t = self._buckets[target] = _Bucket()
+            else:
+                merged = True
+                if b is not None and b.sent == b.answered:
+                    self._buckets.pop(key, None)
+            b = t
+        elif b is None:
+            b = self._buckets[key] = _Bucket()
+        else:
+            others = b.sent - ticket - 1
+        reset_after = max(0.0, info.reset_after)
+        # Requests answered meanwhile in the bucket this one merged into may have been handled
+        # after it: its snapshot cannot be placed among theirs, so only a 429 is believed.
+        estimate = info.remaining - max(0, others) - self._unnamed.get(major, 0)
+        fresh = b.limit is None or b.unlimited
+        if info.limited or (not merged and (fresh or estimate >= b.avail)):
+            b.avail = estimate
+            b.reset_at = now + reset_after
+            b.reset_used = False
+        elif merged and fresh:
+            b.avail = min(0, estimate)
+            b.reset_at = now + reset_after
+            b.reset_used = False
+        b.limit = info.limit
+        b.unlimited = False
+        b.window = max(b.window, reset_after)
+
+    def refund_sync(self, key: str) -> None:
+        """``bucket_refund`` without the coroutine."""
+        b = self._buckets.get(key)
+        if b is None or b.answered >= b.sent:
+            return
+        b.answered += 1
+        self._unnamed_done(key, key.rsplit(":", 1)[-1])
+        if b.limit is not None and not b.unlimited:
+            if b.reset_used and b.avail == 0:
+                b.reset_used = False
+            else:
+                b.avail += 1
+
+    async def bucket_acquire(self, route_key: str, major: str) -> tuple[str, int | None, float]:
+        return self.acquire_sync(route_key, major)
+
+    async def bucket_update(
+        self, key: str, route_key: str, major: str, ticket: int, info: BucketInfo | None
+    ) -> None:
+        self.update_sync(key, route_key, major, ticket, info)
+
+    async def bucket_refund(self, key: str) -> None:
+        self.refund_sync(key)
+
+    async def bucket_block(self, key: str, seconds: float) -> None:
+        b = self._buckets.setdefault(key, _Bucket())
+        b.blocked_until = max(b.blocked_until, self.now() + seconds)
+
+    # -------------------------------------------------------------- global
+
+    def _global(self, key: str) -> _Global:
+        g = self._globals.get(key)
+        if g is None:
+            g = self._globals[key] = _Global(set(), [])
+        return g
+
+    async def global_acquire(self, key: str, limit: int, window: float) -> tuple[str | None, float]:
+        now = self.now()
+        g = self._global(key)
+        if now < g.blocked_until:
+            return None, g.blocked_until - now
+        while g.expiries and g.expiries[0] <= now:
+            heapq.heappop(g.expiries)
+        if len(g.pending) + len(g.expiries) < limit:
+            slot = str(next(self._ids))
+            g.pending.add(slot)
+            return slot, 0.0
+        return None, (g.expiries[0] - now) if g.expiries else math.inf
+
+    async def global_release(self, key: str, slot: str, hold: float) -> None:
+        g = self._global(key)
+        if slot in g.pending:
+            g.pending.discard(slot)
+            heapq.heappush(g.expiries, self.now() + hold)
+
+    async def global_refund(self, key: str, slot: str) -> None:
+        self._global(key).pending.discard(slot)
+
+    async def global_block(self, key: str, seconds: float) -> None:
+        g = self._global(key)
+        g.blocked_until = max(g.blocked_until, self.now() + seconds)
+
+    # -------------------------------------------------------------- invalid requests
+
+    async def invalid_add(self, window: float) -> int:
+        now = self.now()
+        self._invalid.append(now)
+        return await self.invalid_count(window)
+
+    async def invalid_count(self, window: float) -> int:
+        now = self.now()
+        while self._invalid and self._invalid[0] <= now - window:
+            self._invalid.popleft()
+        return len(self._invalid)
+
+    def __len__(self) -> int:
+        """Buckets currently remembered (for tests of memory staying flat)."""
+        return len(self._buckets)
+
+
+class MemoryRateLimiter(RateLimiter):
+    """Rate limiting within one process (the default). See ``RateLimiter`` for the options."""
+
+    def __init__(self, *, idle_ttl: float = 60.0, **options: float) -> None:
+        super().__init__(MemoryStore(idle_ttl=idle_ttl), **options)

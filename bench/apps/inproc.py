@@ -1,0 +1,130 @@
+"""In-process cost of one interaction through an ASGI app, without a server or sockets.
+
+Calls `app(scope, receive, send)` in a loop on uvloop with a pre-signed body and reports µs per
+request; `--cprofile` prints the functions where the time goes. It isolates the app's own cost
+from uvicorn's (bench/endpoint.py measures the two together).
+
+    python bench/apps/inproc.py starlette_app:app ours_low:app ours_cmd:app --scenario echo
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import importlib
+import io
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import uvloop
+from fixtures import SCENARIOS, encode, sign
+
+App = Any
+
+
+def build_request(scenario: str, path: str) -> tuple[dict[str, Any], bytes]:
+    """An ASGI http scope as uvicorn builds it, and the body, signed now."""
+    bad = scenario == "badsig"
+    body = encode(SCENARIOS["echo" if bad else scenario][0])
+    headers = sign(body, valid=not bad)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "scheme": "http",
+        "method": "POST",
+        "root_path": "",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"user-agent", b"Discord-Interactions/1.0 (+https://discord.com)"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-signature-ed25519", headers["X-Signature-Ed25519"].encode()),
+            (b"x-signature-timestamp", headers["X-Signature-Timestamp"].encode()),
+        ],
+        "state": {},
+    }
+    return scope, body
+
+
+async def lifespan(app: App) -> asyncio.Queue[dict[str, Any]]:
+    """Run the app's ASGI lifespan startup; the returned queue shuts it down."""
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await inbox.put({"type": "lifespan.startup"})
+    task = asyncio.create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, outbox.put)
+    )
+    message = await asyncio.wait_for(outbox.get(), 10)
+    if message["type"] != "lifespan.startup.complete":
+        raise RuntimeError(f"lifespan startup: {message}")
+    inbox.task = task  # type: ignore[attr-defined]
+    return inbox
+
+
+async def run(app: App, path: str, scenario: str, n: int) -> tuple[float, int, bytes]:
+    """n requests; returns (µs per request, last status, last body)."""
+    scope, body = build_request(scenario, path)
+    status = 0
+    out = b""
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, out
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        else:
+            out = message.get("body", b"")
+
+    for _ in range(200):  # warm-up
+        await app(dict(scope), receive, send)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await app(dict(scope), receive, send)
+    return (time.perf_counter() - t0) / n * 1e6, status, out
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("apps", nargs="+", help="module:attr in bench/apps, e.g. ours_low:app")
+    p.add_argument("--scenario", default="echo", help="ping, echo, badsig, calc or vote")
+    p.add_argument("-n", type=int, default=20000)
+    p.add_argument("--cprofile", action="store_true", help="profile the measured loop")
+    p.add_argument("--top", type=int, default=25)
+    args = p.parse_args()
+    for spec in args.apps:
+        module, _, attr = spec.partition(":")
+        app = getattr(importlib.import_module(module), attr or "app")
+        path = "/interactions" if module == "starlette_app" else "/"
+        shutdown = await lifespan(app)
+        if args.cprofile:
+            prof = cProfile.Profile()
+            prof.enable()
+        us, status, out = await run(app, path, args.scenario, args.n)
+        if args.cprofile:
+            prof.disable()
+        print(f"{spec:24} {args.scenario:7} {us:7.1f} µs/request  -> {status} {out[:80]!r}")
+        if args.cprofile:
+            buf = io.StringIO()
+            pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(args.top)
+            print(buf.getvalue())
+        await shutdown.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(shutdown.task, 10)  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    uvloop.run(main())

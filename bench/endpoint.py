@@ -1,0 +1,584 @@
+"""Endpoint benchmark: requests/s and p50/p99 latency of asgi_interactions versus competitors.
+
+One command runs every configuration side by side, interleaved over rounds, and prints medians
+with ratios to the hand-written Starlette app. Servers are pinned to CPU 0, wrk to CPU 1, all on
+127.0.0.1. See bench/README.md for the exact commands and recorded results.
+
+    python bench/endpoint.py            # full run (~5-6 min)
+    python bench/endpoint.py --quick    # sanity run (~1 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+APPS_DIR = BENCH_DIR / "apps"
+REPO_DIR = BENCH_DIR.parent
+LUA = BENCH_DIR / "post.lua"
+sys.path.insert(0, str(APPS_DIR))
+
+from fixtures import SCENARIOS, encode, sign  # noqa: E402
+
+SERVER_CPU = "0"
+CLIENT_CPU = "1"
+
+# Scenarios of the "Endpoint" table and of the "Command layer" table.
+ENDPOINT_SCENARIOS = ("ping", "echo", "badsig")
+COMMAND_SCENARIOS = ("calc", "vote")
+
+
+@dataclass(frozen=True)
+class Impl:
+    """One server under test: how to start it and which scenarios it answers."""
+
+    name: str
+    label: str
+    path: str
+    scenarios: tuple[str, ...]
+    module: str | None = None  # uvicorn "module:attr" (app dir = bench/apps)
+    script: tuple[str, ...] = ()  # or a script that takes --port
+
+    def argv(self, python: str, port: int) -> list[str]:
+        """The server's command line, pinned to the server CPU."""
+        pin = ["taskset", "-c", SERVER_CPU]
+        if self.module is not None:
+            return [
+                *pin, python, "-m", "uvicorn", self.module,
+                "--app-dir", str(APPS_DIR), "--host", "127.0.0.1", "--port", str(port),
+                "--loop", "uvloop", "--http", "httptools", "--workers", "1",
+                "--no-access-log", "--log-level", "warning", "--backlog", "2048",
+            ]  # fmt: skip
+        return [*pin, python, *self.script, "--port", str(port)]
+
+
+IMPLS: dict[str, Impl] = {
+    impl.name: impl
+    for impl in (
+        Impl(
+            "floor",
+            "(ref) raw ASGI, no verify",
+            "/",
+            ("ping",),
+            module="floor_app:app",
+        ),
+        Impl(
+            "starlette",
+            "(a) Starlette, hand-written",
+            "/interactions",
+            ("ping", "echo", "badsig"),
+            module="starlette_app:app",
+        ),
+        Impl(
+            "hikari",
+            "(b) hikari 2.7 RESTBot (aiohttp)",
+            "/",
+            ("ping", "echo", "badsig"),
+            script=("-O", str(APPS_DIR / "hikari_app.py")),
+        ),
+        Impl(
+            "ours-low",
+            "ours, low-level bot.on(2)",
+            "/",
+            ("ping", "echo", "badsig", "calc", "vote"),
+            module="ours_low:app",
+        ),
+        Impl(
+            "ours-cmd",
+            "ours, @bot.command",
+            "/",
+            ("ping", "echo", "badsig", "calc", "vote"),
+            module="ours_cmd:app",
+        ),
+    )
+}
+
+
+@dataclass
+class Sample:
+    """One wrk measurement."""
+
+    rps: float
+    p50_us: float
+    p99_us: float
+    cpu_us_per_req: float
+    errors: int
+    non_2xx: int
+    other_cpu0: float = 0.0  # share of CPU 0 busy with anything but the server (noise)
+
+
+@dataclass
+class Results:
+    """Samples per (impl, scenario), plus the reasons for anything skipped."""
+
+    samples: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
+    skipped: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def add(self, impl: str, scenario: str, sample: Sample) -> None:
+        self.samples.setdefault((impl, scenario), []).append(sample)
+
+    def median(self, impl: str, scenario: str, attr: str) -> float | None:
+        values = [getattr(s, attr) for s in self.samples.get((impl, scenario), [])]
+        return statistics.median(values) if values else None
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    """A free loopback port (bound and released; nothing else runs here to race for it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def request_for(scenario: str) -> tuple[bytes, dict[str, str]]:
+    """The body and signature headers of a scenario, signed now."""
+    if scenario == "badsig":
+        body = encode(SCENARIOS["echo"][0])
+        return body, sign(body, valid=False)
+    body = encode(SCENARIOS[scenario][0])
+    return body, sign(body)
+
+
+def post(port: int, path: str, scenario: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    """One signed request with the standard library; returns (status, body)."""
+    body, headers = request_for(scenario)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers["Content-Type"] = "application/json"
+        conn.request("POST", path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def check_answer(port: int, impl: Impl, scenario: str) -> str | None:
+    """None if the server answers `scenario` correctly, else what is wrong."""
+    try:
+        status, raw = post(port, impl.path, scenario)
+    except OSError as exc:
+        return f"request failed: {exc!r}"
+    if scenario == "badsig":
+        return None if 400 <= status < 500 else f"bad signature answered {status}"
+    if status != 200:
+        return f"status {status}: {raw[:200]!r}"
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        return f"not JSON: {raw[:200]!r}"
+    _, rtype, content = SCENARIOS[scenario]
+    if answer.get("type") != rtype:
+        return f"type {answer.get('type')!r} != {rtype}: {raw[:200]!r}"
+    if content is not None and (answer.get("data") or {}).get("content") != content:
+        return f"content != {content!r}: {raw[:200]!r}"
+    return None
+
+
+@contextlib.contextmanager
+def running(
+    impl: Impl, python: str, logdir: Path, wrapper: tuple[str, ...] = ()
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """Start the server, wait until it answers a PING, and stop it afterwards."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_DIR), str(APPS_DIR)])}
+    log = (logdir / f"{impl.name}.log").open("ab")
+    proc = subprocess.Popen(
+        [*wrapper, *impl.argv(python, port)],
+        cwd=APPS_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20.0
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{impl.name} exited with {proc.returncode}; see {log.name}")
+            with contextlib.suppress(OSError):
+                if post(port, impl.path, "ping", timeout=1.0)[0] == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{impl.name} did not answer a PING within 20 s; see {log.name}")
+            time.sleep(0.1)
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            # The server leads its own process group (a wrapper such as py-spy and its child).
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        log.close()
+
+
+def cpu_busy_seconds(cpu: str) -> float:
+    """Busy (non-idle) time of one CPU since boot, from /proc/stat."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{cpu} "):
+            ticks = [int(x) for x in line.split()[1:]]
+            return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    raise RuntimeError(f"cpu{cpu} not in /proc/stat")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+# --------------------------------------------------------------------------- load
+
+
+RESULT_RE = re.compile(r"BENCH_RESULT (.*)")
+
+
+def run_wrk(
+    port: int, path: str, scenario: str, seconds: int, connections: int, tmp: Path
+) -> dict[str, float]:
+    """One wrk run against the server; returns the BENCH_RESULT fields."""
+    body, headers = request_for(scenario)
+    req_file = tmp / f"{scenario}.req"
+    req_file.write_bytes(
+        headers["X-Signature-Ed25519"].encode()
+        + b"\n"
+        + headers["X-Signature-Timestamp"].encode()
+        + b"\n"
+        + body
+    )
+    argv = [
+        "taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+        "--timeout", "5s", "-s", str(LUA), f"http://127.0.0.1:{port}{path}", "--", str(req_file),
+    ]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    if out.returncode != 0:
+        detail = out.stderr.strip() or out.stdout.strip()
+        raise RuntimeError(f"wrk failed ({out.returncode}): {detail}")
+    match = RESULT_RE.search(out.stdout)
+    if match is None:
+        raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+    return {k: float(v) for k, v in (kv.split("=") for kv in match.group(1).split())}
+
+
+def measure(
+    proc: subprocess.Popen[bytes], port: int, impl: Impl, scenario: str, args: argparse.Namespace
+) -> Sample:
+    """Warm up, then one measured wrk run with the server's CPU time sampled around it."""
+    tmp = Path(args.tmpdir)
+    run_wrk(port, impl.path, scenario, args.warmup, args.connections, tmp)
+    cpu0, busy0, t0 = cpu_seconds(proc.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
+    r = run_wrk(port, impl.path, scenario, args.duration, args.connections, tmp)
+    cpu1, busy1, t1 = cpu_seconds(proc.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
+    requests = max(r["requests"], 1.0)
+    errors = int(r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"])
+    return Sample(
+        rps=r["requests"] / (r["duration_us"] / 1e6),
+        p50_us=r["p50_us"],
+        p99_us=r["p99_us"],
+        cpu_us_per_req=(cpu1 - cpu0) * 1e6 / requests,
+        errors=errors,
+        non_2xx=int(r["err_status"]),
+        other_cpu0=max(0.0, ((busy1 - busy0) - (cpu1 - cpu0)) / (t1 - t0)),
+    )
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt(value: float | None, spec: str = ",.0f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def ratio(value: float | None, base: float | None) -> str:
+    return "—" if value is None or not base else f"{value / base:.2f}×"
+
+
+def endpoint_table(res: Results, impls: list[str], scenarios: tuple[str, ...]) -> str:
+    """Markdown: one row per implementation and scenario, with the ratio of req/s to (a)."""
+    lines = [
+        "| scenario | implementation | req/s | vs (a) | p50 ms | p99 ms | server CPU µs/req |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for scenario in scenarios:
+        base = res.median("starlette", scenario, "rps")
+        for name in impls:
+            if (name, scenario) not in res.samples:
+                continue
+            rps = res.median(name, scenario, "rps")
+            lines.append(
+                f"| {scenario} | {IMPLS[name].label} | {fmt(rps)} | {ratio(rps, base)} | "
+                f"{fmt(_ms(res.median(name, scenario, 'p50_us')), '.2f')} | "
+                f"{fmt(_ms(res.median(name, scenario, 'p99_us')), '.2f')} | "
+                f"{fmt(res.median(name, scenario, 'cpu_us_per_req'), '.0f')} |"
+            )
+    return "\n".join(lines)
+
+
+def command_table(res: Results) -> str:
+    """Markdown: command layer versus hand-parsing low-level handlers, per scenario."""
+    lines = [
+        "| scenario | low-level req/s | command layer req/s | overhead (req/s) | "
+        "low-level CPU µs/req | command layer CPU µs/req | overhead (CPU) | p99 ms low / cmd |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scenario in ("echo", *COMMAND_SCENARIOS):
+        low = res.median("ours-low", scenario, "rps")
+        cmd = res.median("ours-cmd", scenario, "rps")
+        if low is None or cmd is None:
+            continue
+        cpu_low = res.median("ours-low", scenario, "cpu_us_per_req")
+        cpu_cmd = res.median("ours-cmd", scenario, "cpu_us_per_req")
+        p99_low = _ms(res.median("ours-low", scenario, "p99_us"))
+        p99_cmd = _ms(res.median("ours-cmd", scenario, "p99_us"))
+        lines.append(
+            f"| {scenario} | {fmt(low)} | {fmt(cmd)} | {low / cmd - 1:+.1%} | {fmt(cpu_low)} | "
+            f"{fmt(cpu_cmd)} | {_pct(cpu_cmd, cpu_low)} | {fmt(p99_low, '.2f')} / "
+            f"{fmt(p99_cmd, '.2f')} |"
+        )
+    return "\n".join(lines)
+
+
+def _ms(us: float | None) -> float | None:
+    return None if us is None else us / 1000
+
+
+def _pct(a: float | None, b: float | None) -> str:
+    return "—" if a is None or not b else f"{a / b - 1:+.1%}"
+
+
+def spread(res: Results) -> str:
+    """Per-sample req/s, so the reader sees the noise behind each median."""
+    lines = []
+    for (name, scenario), samples in sorted(res.samples.items()):
+        rps = ", ".join(f"{s.rps:,.0f}" for s in samples)
+        bad = sum(s.errors for s in samples)
+        noise = max(s.other_cpu0 for s in samples)
+        non2xx = sum(s.non_2xx for s in samples)
+        lines.append(
+            f"  {name:9} {scenario:7} req/s: {rps}  (socket errors {bad}, non-2xx {non2xx}, "
+            f"max other load on CPU 0 {noise:.0%})"
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def profile(spec: str, args: argparse.Namespace) -> None:
+    """Run one server under py-spy while wrk loads it; print where its CPU time goes."""
+    name, _, scenario = spec.partition(":")
+    impl = IMPLS[name]
+    scenario = scenario or "echo"
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+        args.tmpdir = tmp
+        raw = Path(tmp) / "stacks.txt"
+        spy = shutil.which("py-spy") or str(Path(args.python).parent / "py-spy")
+        wrapper = (
+            "taskset", "-c", CLIENT_CPU, spy, "record", "--rate", str(args.rate), "--nonblocking",
+            "--format", "raw", "-o", str(raw), "--",
+        )  # fmt: skip
+        with running(impl, args.python, Path(tmp), wrapper) as (_, port):
+            problem = check_answer(port, impl, scenario)
+            if problem is not None:
+                sys.exit(f"{name} {scenario}: {problem}")
+            server_pid = find_server_pid(port)
+            run_wrk(port, impl.path, scenario, args.warmup, args.connections, Path(tmp))
+            cpu0 = cpu_seconds(server_pid)
+            r = run_wrk(port, impl.path, scenario, args.duration, args.connections, Path(tmp))
+            cpu_us = (cpu_seconds(server_pid) - cpu0) * 1e6 / max(r["requests"], 1)
+            rps = r["requests"] / (r["duration_us"] / 1e6)
+        print(f"{name} {scenario}: {rps:,.0f} req/s under py-spy, {cpu_us:.0f} µs CPU/request")
+        summarize_stacks(raw, cpu_us, args.top)
+
+
+def find_server_pid(port: int) -> int:
+    """The pid of the Python server started with `--port <port>` (under a wrapper)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ours = b"--port" in argv and str(port).encode() in argv
+        if ours and "python" in Path(argv[0].decode()).name:
+            return int(entry.name)
+    raise RuntimeError(f"no server process with --port {port}")
+
+
+def summarize_stacks(raw: Path, cpu_us: float, top: int) -> None:
+    """Self and inclusive time per function from py-spy's collapsed stacks, in µs/request."""
+    self_n: dict[str, int] = {}
+    incl_n: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        total += n
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        frames = [re.sub(r" \(/.*/(site-packages|lib/python3\.\d+)/", " (", f) for f in frames]
+        frames = [f.replace(f" ({REPO_DIR}/", " (") for f in frames]
+        self_n[frames[-1]] = self_n.get(frames[-1], 0) + n
+        for f in set(frames):
+            incl_n[f] = incl_n.get(f, 0) + n
+    if not total:
+        print("py-spy recorded no samples")
+        return
+    per = cpu_us / total
+    for title, table in (("self", self_n), ("inclusive", incl_n)):
+        print(f"\n-- top {top} by {title} time (µs/request, share of samples) --")
+        for frame, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"{n * per:7.1f} µs {n / total:6.1%}  {frame}")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="1 round, 2 s per config (sanity only)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--duration", type=int, default=5, help="measured seconds per config")
+    p.add_argument("--warmup", type=int, default=1, help="warm-up seconds per config")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--impls", default=",".join(IMPLS), help="comma-separated subset")
+    p.add_argument(
+        "--scenarios",
+        default=",".join((*ENDPOINT_SCENARIOS, *COMMAND_SCENARIOS)),
+        help="comma-separated subset of ping,echo,badsig,calc,vote",
+    )
+    p.add_argument("--python", default=sys.executable, help="interpreter for the servers")
+    p.add_argument("--json", type=Path, help="also write raw samples here")
+    p.add_argument(
+        "--profile",
+        metavar="IMPL:SCENARIO",
+        help="instead of the comparison: run one server under py-spy and print hot functions",
+    )
+    p.add_argument("--rate", type=int, default=1000, help="py-spy samples/s (--profile)")
+    p.add_argument("--top", type=int, default=30, help="rows per table (--profile)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rounds, args.duration, args.warmup = 1, 2, 1
+    return args
+
+
+def preflight() -> None:
+    """Fail early, with the fix, when a tool is missing."""
+    tools = (("wrk", "apt-get install -y wrk"), ("taskset", "apt-get install -y util-linux"))
+    for tool, fix in tools:
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} not found: {fix}")
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("needs 2 CPUs (server on CPU 0, wrk on CPU 1)")
+
+
+def main(argv: list[str] | None = None) -> Results:
+    args = parse_args(argv)
+    preflight()
+    if args.profile:
+        profile(args.profile, args)
+        return Results()
+    wanted = [s for s in args.scenarios.split(",") if s]
+    impls = [i for i in args.impls.split(",") if i]
+    for name in impls:
+        if name not in IMPLS:
+            sys.exit(f"unknown implementation {name!r}; known: {', '.join(IMPLS)}")
+    res = Results()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-endpoint-") as tmp:
+        args.tmpdir = tmp
+        logdir = Path(tmp)
+        for rnd in range(args.rounds):
+            order = impls[rnd % len(impls) :] + impls[: rnd % len(impls)]
+            for name in order:
+                impl = IMPLS[name]
+                todo = [s for s in impl.scenarios if s in wanted]
+                todo = [s for s in todo if (name, s) not in res.skipped]
+                if not todo:
+                    continue
+                try:
+                    with running(impl, args.python, logdir) as (proc, port):
+                        for scenario in todo:
+                            problem = check_answer(port, impl, scenario)
+                            if problem is not None:
+                                res.skipped[(name, scenario)] = problem
+                                print(f"[skip] {name} {scenario}: {problem}", flush=True)
+                                continue
+                            sample = measure(proc, port, impl, scenario, args)
+                            res.add(name, scenario, sample)
+                            print(
+                                f"[round {rnd + 1}/{args.rounds}] {name:9} {scenario:7} "
+                                f"{sample.rps:8,.0f} req/s  p50 {sample.p50_us / 1000:6.2f} ms  "
+                                f"p99 {sample.p99_us / 1000:6.2f} ms  "
+                                f"cpu {sample.cpu_us_per_req:5.0f} µs/req  "
+                                f"(CPU 0 other load {sample.other_cpu0:4.0%})",
+                                flush=True,
+                            )
+                except (RuntimeError, subprocess.SubprocessError) as exc:
+                    for scenario in todo:
+                        res.skipped.setdefault((name, scenario), str(exc))
+                    tail = (logdir / f"{name}.log").read_text(errors="replace")[-1500:]
+                    print(f"[skip] {name}: {exc}\n{tail}", flush=True)
+
+    elapsed = time.monotonic() - started
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print()
+    print(
+        f"## results {stamp}: {args.rounds} round(s), {args.duration:g} s measured after "
+        f"{args.warmup:g} s warm-up, {args.connections} connections, run took {elapsed:.0f} s"
+    )
+    print("medians over rounds; 'vs (a)' = req/s relative to the hand-written Starlette app\n")
+    shown = [s for s in ENDPOINT_SCENARIOS if s in wanted]
+    print(endpoint_table(res, impls, tuple(shown)))
+    print()
+    print("command layer (ours-cmd) vs low-level handlers parsing by hand (ours-low):\n")
+    print(command_table(res))
+    print("\nper-round req/s:")
+    print(spread(res))
+    if res.skipped:
+        print("\nskipped:")
+        for (name, scenario), why in sorted(res.skipped.items()):
+            print(f"  {name} {scenario}: {why.splitlines()[0][:200]}")
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "date": stamp,
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "samples": {
+                        f"{n}/{s}": [vars(x) for x in v] for (n, s), v in res.samples.items()
+                    },
+                    "skipped": {f"{n}/{s}": w for (n, s), w in res.skipped.items()},
+                },
+                indent=1,
+            )
+        )
+    return res
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Signature verification, freshness window and replay cache, as units."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from asgi_interactions.errors import ConfigurationError
+from asgi_interactions.testing import KeyPair
+from asgi_interactions.verify import (
+    ReplayCache,
+    SignatureVerifier,
+    VerificationError,
+    load_public_key,
+)
+
+KEYS = KeyPair.generate()
+
+
+def verifier(**kwargs: object) -> SignatureVerifier:
+    kwargs.setdefault("clock", lambda: 1_700_000_000.0)
+    return SignatureVerifier(KEYS.public_key, **kwargs)  # type: ignore[arg-type]
+
+
+def test_valid_signature_passes() -> None:
+    body = b'{"type":1}'
+    verifier().verify(KEYS.sign("1700000000", body).encode(), b"1700000000", body)
+
+
+@given(body=st.binary(max_size=512), flip=st.integers(min_value=0, max_value=63))
+def test_any_changed_signature_byte_fails(body: bytes, flip: int) -> None:
+    sig = bytearray(bytes.fromhex(KEYS.sign("1700000000", body)))
+    sig[flip] ^= 0x01
+    with pytest.raises(VerificationError):
+        verifier().verify(sig.hex().encode(), b"1700000000", body)
+
+
+@given(body=st.binary(max_size=256), extra=st.binary(min_size=1, max_size=8))
+def test_signature_covers_the_whole_body(body: bytes, extra: bytes) -> None:
+    sig = KEYS.sign("1700000000", body).encode()
+    with pytest.raises(VerificationError):
+        verifier().verify(sig, b"1700000000", body + extra)
+
+
+def test_signature_covers_the_timestamp() -> None:
+    body = b"{}"
+    sig = KEYS.sign("1700000000", body).encode()
+    with pytest.raises(VerificationError):
+        verifier().verify(sig, b"1700000001", body)
+
+
+@pytest.mark.parametrize("stamp", [b"1699999699", b"1700000301", b"nan", b"inf", b"-inf"])
+def test_timestamps_outside_the_window_fail(stamp: bytes) -> None:
+    sig = KEYS.sign(stamp.decode(), b"{}").encode()
+    with pytest.raises(VerificationError, match="outside the allowed window"):
+        verifier().verify(sig, stamp, b"{}")
+
+
+def test_window_edges_pass() -> None:
+    for stamp in ("1699999700", "1700000300", "1700000000.5"):
+        verifier().verify(KEYS.sign(stamp, b"{}").encode(), stamp.encode(), b"{}")
+
+
+def test_replay_cache_refuses_the_same_signature_until_it_expires() -> None:
+    now = [0.0]
+    cache = ReplayCache(maxsize=100, ttl=10, clock=lambda: now[0])
+    assert not cache.seen(b"a")
+    assert cache.seen(b"a")
+    now[0] = 11
+    assert not cache.seen(b"a")
+
+
+def test_replay_cache_is_bounded() -> None:
+    cache = ReplayCache(maxsize=50, ttl=1e9)
+    for i in range(1000):
+        cache.seen(str(i).encode())
+    assert len(cache) <= 50
+
+
+@pytest.mark.parametrize("key", ["", "zz" * 32, "ab" * 31, b"\x00" * 31])
+def test_bad_public_keys_are_refused_clearly(key: str | bytes) -> None:
+    with pytest.raises(ConfigurationError, match="public_key"):
+        load_public_key(key)
+
+
+def test_raw_and_hex_keys_are_equal() -> None:
+    raw = bytes.fromhex(KEYS.public_key)
+    assert bytes(load_public_key(raw)) == bytes(load_public_key(KEYS.public_key.upper()))

@@ -1,0 +1,312 @@
+"""Rate limiting against the fake Discord, with the memory store and with a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import Callable
+
+import httpx2
+import pytest
+
+from asgi_interactions.rest import (
+    ForbiddenError,
+    InvalidRequestLimitError,
+    MemoryRateLimiter,
+    RateLimitedError,
+    RestClient,
+    ServerError,
+)
+from asgi_interactions.rest.ratelimit import RateLimiter
+from asgi_interactions.rest.ratelimit.memory import MemoryStore
+from asgi_interactions.rest.ratelimit.redis import RedisRateLimiter
+from tests.fakes.discord_rest import FakeDiscord, serve_fake_discord
+from tests.fakes.redis_server import RedisServer
+
+LimiterFactory = Callable[..., RateLimiter]
+_ids = itertools.count(10_000)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_limiter(request: pytest.FixtureRequest) -> LimiterFactory:
+    """Builds the limiter under test: in memory, or in a fresh redis-server."""
+    if request.param == "memory":
+        return MemoryRateLimiter
+    server: RedisServer = request.getfixturevalue("redis_server")
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    return lambda **kw: RedisRateLimiter(server.url, prefix=prefix, **kw)
+
+
+def client(fake: FakeDiscord, limiter: RateLimiter | None = None, **kw: object) -> RestClient:
+    kw.setdefault("retry_backoff", 0.01)
+    return RestClient("tok", base_url=fake.base_url, rate_limiter=limiter, **kw)  # type: ignore[arg-type]
+
+
+def assert_no_rate_limited(fake: FakeDiscord) -> None:
+    scopes = [(r.route, r.scope) for r in fake.requests if r.status == 429]
+    assert scopes == [], scopes
+
+
+def assert_settled(limiter: RateLimiter) -> None:
+    """Nothing queued or sleeping, and (memory) every permit given out has come back."""
+    assert limiter._queues == {}
+    assert limiter._sleepers == {}
+    if isinstance(limiter.store, MemoryStore):
+        for key, b in limiter.store._buckets.items():
+            assert b.sent == b.answered, key
+
+
+async def test_burst_over_many_buckets_has_no_429(make_limiter: LimiterFactory) -> None:
+    limits = {"messages.create": (3, 0.3), "messages.read": (2, 0.2)}
+    async with serve_fake_discord(
+        limits=limits, global_limit=(25, 0.5), latency=(0.002, 0.02), seed=3
+    ) as fake:
+        limiter = make_limiter(global_limit=25, global_window=0.5)
+        async with client(fake, limiter) as rest:
+            created = await asyncio.wait_for(
+                asyncio.gather(
+                    *(rest.create_message(ch, f"{ch}-{i}") for ch in range(1, 13) for i in range(6))
+                ),
+                30,
+            )
+            # GET message and GET messages share one bucket hash in the fake
+            m = created[0]
+            await asyncio.wait_for(
+                asyncio.gather(
+                    *(rest.get_message(1, m["id"]) for _ in range(6)),
+                    *(
+                        rest.request("GET", "/channels/{channel_id}/messages", channel_id=1)
+                        for _ in range(6)
+                    ),
+                ),
+                30,
+            )
+        assert_settled(limiter)
+        await limiter.aclose()
+    assert len(created) == 72
+    assert_no_rate_limited(fake)
+    assert all(r.status < 300 for r in fake.requests)
+
+
+async def test_first_request_on_unknown_bucket_does_not_burst() -> None:
+    async with serve_fake_discord(limits={"messages.create": (2, 0.3)}) as fake:
+        async with client(fake) as rest:
+            await asyncio.wait_for(
+                asyncio.gather(*(rest.create_message(7, str(i)) for i in range(10))), 20
+            )
+    assert_no_rate_limited(fake)
+    assert fake.count(200) == 10
+
+
+async def test_unrelated_buckets_never_wait_on_each_other() -> None:
+    async with serve_fake_discord(limits={"messages.create": (1, 30.0)}) as fake:
+        async with client(fake) as rest:
+            await rest.create_message(1, "fills channel 1 for 30 s")
+            stuck = asyncio.create_task(rest.create_message(1, "waits"))
+            others = [asyncio.create_task(rest.create_message(ch, "x")) for ch in range(2, 12)]
+            done, pending = await asyncio.wait(others, timeout=10)
+            assert set(others) == done and not stuck.done()
+            stuck.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await stuck
+            assert_settled(rest.rate_limiter)
+    assert_no_rate_limited(fake)
+
+
+async def test_wait_beyond_max_rate_limit_raises_at_once() -> None:
+    async with serve_fake_discord(limits={"messages.create": (1, 30.0)}) as fake:
+        async with client(fake, max_rate_limit=1.0) as rest:
+            await rest.create_message(1, "a")
+            with pytest.raises(RateLimitedError) as info:
+                await asyncio.wait_for(rest.create_message(1, "b"), 5)
+            assert info.value.retry_after is not None and info.value.retry_after > 1.0
+    assert len(fake.requests) == 1
+
+
+async def test_global_limit_is_enforced_before_sending(make_limiter: LimiterFactory) -> None:
+    async with serve_fake_discord(global_limit=(10, 0.4), latency=(0.0, 0.01), seed=1) as fake:
+        limiter = make_limiter(global_limit=10, global_window=0.4)
+        async with client(fake, limiter) as rest:
+            await asyncio.wait_for(asyncio.gather(*(rest.get_channel(c) for c in range(40))), 30)
+        await limiter.aclose()
+    assert_no_rate_limited(fake)
+    assert fake.count(200) == 40
+
+
+async def test_interaction_routes_are_exempt_from_the_global_limit() -> None:
+    async with serve_fake_discord(global_limit=(2, 30.0)) as fake:
+        limiter = MemoryRateLimiter(global_limit=2, global_window=30.0)
+        async with client(fake, limiter) as rest:
+            await rest.get_channel(1)
+            await rest.get_channel(2)  # the global window is now full for 30 s
+            await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        rest.create_followup(1000, f"token-{i}", {"content": "hi"})
+                        for i in range(20)
+                    )
+                ),
+                10,
+            )
+    assert_no_rate_limited(fake)
+
+
+async def test_requests_in_a_bucket_are_served_in_order(make_limiter: LimiterFactory) -> None:
+    async with serve_fake_discord(limits={"messages.create": (1, 0.03)}) as fake:
+        # the 4th request gets a route-scope 429 (no headers): its retry keeps its place
+        fake.inject_429(scope="user", retry_after=0.05, path="/channels/3/", skip=3)
+        limiter = make_limiter()
+        async with client(fake, limiter) as rest:
+            tasks = [asyncio.create_task(rest.create_message(3, str(i))) for i in range(12)]
+            await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        await limiter.aclose()
+    sent = [r.json["content"] for r in fake.requests]
+    ok = [r.json["content"] for r in fake.requests if r.status == 200]
+    assert ok == [str(i) for i in range(12)]
+    assert sent[:5] == ["0", "1", "2", "3", "3"]
+    assert fake.count(429, "user") == 1
+
+
+async def test_429_retries_are_bounded() -> None:
+    async with serve_fake_discord() as fake:
+        async with client(fake, max_retries=3) as rest:
+            fake.inject_429(scope="shared", retry_after=0.01, times=10)
+            with pytest.raises(RateLimitedError) as info:
+                await rest.create_message(1, "x")
+            assert info.value.scope == "shared"
+            assert len(fake.requests) == 4
+            fake.injections.clear()
+            fake.inject_429(scope="user", retry_after=0.01, times=10)
+            with pytest.raises(RateLimitedError) as info:
+                await asyncio.wait_for(rest.create_message(2, "x"), 5)
+            assert info.value.scope == "user"
+            assert len(fake.requests) == 8
+            assert fake.count(200) == 0
+
+
+async def test_429_longer_than_max_rate_limit_raises_at_once() -> None:
+    async with serve_fake_discord() as fake:
+        async with client(fake, max_rate_limit=5.0) as rest:
+            fake.inject_429(scope="user", retry_after=50.0)
+            with pytest.raises(RateLimitedError) as info:
+                await asyncio.wait_for(rest.create_message(2, "x"), 5)
+    assert info.value.retry_after == 50.0
+    assert len(fake.requests) == 1
+
+
+async def test_global_429_holds_every_request_then_retries() -> None:
+    async with serve_fake_discord() as fake:
+        async with client(fake) as rest:
+            fake.inject_429(scope="global", retry_after=0.3, path="/channels/1")
+            first = asyncio.create_task(rest.get_channel(1))
+            await asyncio.sleep(0.1)
+            await rest.get_channel(2)
+            await first
+        r429 = next(r for r in fake.requests if r.status == 429)
+        r2 = next(r for r in fake.requests if r.route_path == "/channels/2")
+        assert r2.time >= r429.time + 0.25
+        assert [r.status for r in fake.requests if r.route_path == "/channels/1"] == [429, 200]
+
+
+async def test_non_json_429_is_raised_at_once() -> None:
+    async with serve_fake_discord() as fake:
+        async with client(fake) as rest:
+            fake.inject(429, text="<html>You are being blocked</html>", times=5)
+            with pytest.raises(RateLimitedError, match="edge"):
+                await rest.get_channel(1)
+    assert len(fake.requests) == 1
+
+
+async def test_server_errors_are_retried_only_when_safe() -> None:
+    async with serve_fake_discord() as fake:
+        async with client(fake, max_retries=3) as rest:
+            fake.inject(503, times=2, method="POST")
+            await rest.create_message(1, "edge errors prove it was not processed")
+            assert [r.status for r in fake.requests] == [503, 503, 200]
+            fake.inject(500, times=1, method="POST")
+            with pytest.raises(ServerError) as info:
+                await rest.create_message(1, "a 500 may have been processed")
+            assert info.value.status == 500
+            assert len(fake.requests) == 4
+            fake.inject(500, times=2, method="GET")
+            await rest.get_channel(1)
+            assert [r.status for r in fake.requests[4:]] == [500, 500, 200]
+
+
+async def test_read_timeout_never_resends_a_post() -> None:
+    async with serve_fake_discord(latency=0.4) as fake:
+        async with client(fake, max_retries=2, timeout=0.1) as rest:
+            with pytest.raises(httpx2.ReadTimeout):
+                await rest.create_message(1, "x")
+            await asyncio.sleep(0.4)
+            assert len(fake.requests) == 1
+            with pytest.raises(httpx2.ReadTimeout):
+                await rest.get_channel(1)
+            await asyncio.sleep(0.4)
+            assert len(fake.requests) == 4  # a GET is retried
+
+
+async def test_connection_errors_are_retried_with_backoff() -> None:
+    rest = RestClient(
+        "tok", base_url="http://127.0.0.1:9/api/v10", max_retries=2, retry_backoff=0.01
+    )
+    async with rest:
+        with pytest.raises(httpx2.ConnectError):
+            await asyncio.wait_for(rest.create_message(1, "x"), 10)
+        assert_settled(rest.rate_limiter)
+
+
+async def test_invalid_request_guard(make_limiter: LimiterFactory) -> None:
+    async with serve_fake_discord() as fake:
+        limiter = make_limiter(invalid_limit=5)
+        async with client(fake, limiter) as rest:
+            fake.inject_429(scope="shared", retry_after=0.0, times=3)
+            await rest.get_channel(9)  # shared-scope 429s do not count
+            fake.inject(403, body={"code": 50013, "message": "Missing Permissions"}, times=50)
+            for _ in range(5):
+                with pytest.raises(ForbiddenError):
+                    await rest.get_channel(1)
+            sent = len(fake.requests)
+            with pytest.raises(InvalidRequestLimitError, match="401/403/429"):
+                await rest.get_channel(1)
+            assert len(fake.requests) == sent
+        await limiter.aclose()
+
+
+async def test_requests_in_flight_are_bounded() -> None:
+    async with serve_fake_discord(latency=0.03) as fake:
+        async with client(fake, max_in_flight=4) as rest:
+            await asyncio.gather(
+                *(rest.create_followup(1000, f"t{i}", {"content": "x"}) for i in range(30))
+            )
+    assert fake.max_in_flight == 4
+
+
+async def test_idle_buckets_are_forgotten() -> None:
+    limits = {"channels.get": (5, 0.05)}
+    async with serve_fake_discord(limits=limits, global_limit=None) as fake:
+        limiter = MemoryRateLimiter(idle_ttl=0.05, global_limit=10_000)
+        async with client(fake, limiter) as rest:
+            for chunk in range(3):
+                await asyncio.gather(*(rest.get_channel(chunk * 100 + c) for c in range(100)))
+                await asyncio.sleep(0.15)
+            await rest.get_channel(0)
+            assert isinstance(limiter.store, MemoryStore)
+            assert len(limiter.store) <= 2
+
+
+async def test_redis_keys_expire(redis_server: RedisServer) -> None:
+    from redis import asyncio as aioredis
+
+    async with serve_fake_discord() as fake:
+        limiter = RedisRateLimiter(redis_server.url, prefix="exp:")
+        async with client(fake, limiter) as rest:
+            await asyncio.gather(*(rest.get_channel(c) for c in range(20)))
+        await limiter.aclose()
+    r = aioredis.Redis.from_url(redis_server.url)
+    keys = await r.keys("exp:*")
+    assert len(keys) >= 20
+    for k in keys:
+        assert await r.pttl(k) > 0, k
+    await r.aclose()

@@ -235,6 +235,11 @@ class InteractionApp:
     # -- resources ------------------------------------------------------------------------------
 
     @property
+    def token(self) -> str | None:
+        """The bot token the app's REST client uses (None: interaction webhooks only)."""
+        return self._token
+
+    @property
     def rest(self) -> RestClient:
         """The REST client the lifespan opens (built from ``token`` unless one was given)."""
         if self._rest is None:
@@ -646,7 +651,9 @@ class InteractionApp:
                 response = InitialResponse(_notice(result.text, interaction.type), [])
             else:
                 try:
-                    payload, files = callback_payload(result, interaction.type)
+                    payload, files = callback_payload(
+                        result, interaction.type, from_message=interaction.message is not None
+                    )
                 except (TypeError, ValueError) as exc:
                     log.error("invalid handler result for interaction %s: %s", interaction.id, exc)
                     payload, files = _notice(FAILED_TEXT, interaction.type), []

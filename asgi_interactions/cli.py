@@ -94,10 +94,9 @@ def _payload(app: Any) -> dict[int | None, list[dict[str, Any]]]:
 
 
 def _token(app: Any) -> str | None:
-    for holder, attr in ((app, "token"), (app, "_token")):
-        value = getattr(holder, attr, None)
-        if isinstance(value, str) and value:
-            return value
+    value = getattr(app, "token", None)
+    if isinstance(value, str) and value:
+        return value
     return os.environ.get("DISCORD_TOKEN") or None
 
 
@@ -107,7 +106,7 @@ def _rest_client(app: Any, base_url: str | None) -> Any:
     token = _token(app)
     if token is not None:
         return RestClient(token, base_url=base_url or DEFAULT_BASE_URL)
-    existing = getattr(app, "_rest", None) or None
+    existing = getattr(app, "rest", None) or None
     if existing is not None and base_url is None:
         return existing
     raise CLIError("no bot token: give the app a token or set DISCORD_TOKEN")

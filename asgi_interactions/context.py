@@ -78,8 +78,7 @@ class Context:
     @property
     def values(self) -> list[str]:
         """Selected values of a select menu (an empty list for anything else)."""
-        data = self.interaction.data
-        values = getattr(data, "values", None)
+        values = getattr(self.interaction.data, "values", None)
         return list(values) if isinstance(values, list) else []
 
     @property
@@ -118,7 +117,10 @@ class Context:
         """Send the initial response now and keep working; later output goes to follow-ups."""
         if self._initial.done():
             raise ResponseError("this interaction already has its initial response")
-        payload, files = callback_payload(result, self.interaction.type)
+        interaction = self.interaction
+        payload, files = callback_payload(
+            result, interaction.type, from_message=interaction.message is not None
+        )
         await self._send_initial(InitialResponse(payload, files))
 
     async def followup(self, message: Message | str) -> dict[str, Any]:
@@ -131,7 +133,7 @@ class Context:
 
     async def edit_original(self, message: Message | str) -> dict[str, Any]:
         """Edit the original response (or, after a component deferral, the component's message)."""
-        payload, files = message_payload(message)
+        payload, files = message_payload(message, edit=True)
         edited: dict[str, Any] = await self.rest.edit_original_response(
             self.application_id, self.interaction.token or "", payload, files=files or None
         )

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 APPS_DIR = BENCH_DIR / "apps"
@@ -134,6 +135,10 @@ class Results:
     def add(self, impl: str, scenario: str, sample: Sample) -> None:
         self.samples.setdefault((impl, scenario), []).append(sample)
 
+    def best(self, impl: str, scenario: str, attr: str, pick: Any) -> float | None:
+        values = [getattr(s, attr) for s in self.samples.get((impl, scenario), [])]
+        return float(pick(values)) if values else None
+
     def median(self, impl: str, scenario: str, attr: str) -> float | None:
         values = [getattr(s, attr) for s in self.samples.get((impl, scenario), [])]
         return statistics.median(values) if values else None
@@ -238,7 +243,8 @@ def cpu_busy_seconds(cpu: str) -> float:
     for line in Path("/proc/stat").read_text().splitlines():
         if line.startswith(f"cpu{cpu} "):
             ticks = [int(x) for x in line.split()[1:]]
-            return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+            # user + nice + system + steal: irq/softirq time is mostly our own loopback traffic.
+            return (ticks[0] + ticks[1] + ticks[2] + ticks[7]) / os.sysconf("SC_CLK_TCK")
     raise RuntimeError(f"cpu{cpu} not in /proc/stat")
 
 
@@ -285,9 +291,24 @@ def run_wrk(
 def measure(
     proc: subprocess.Popen[bytes], port: int, impl: Impl, scenario: str, args: argparse.Namespace
 ) -> Sample:
-    """Warm up, then one measured wrk run with the server's CPU time sampled around it."""
+    """Warm up, then a measured run; retaken (up to --retakes) while CPU 0 is busy with others."""
     tmp = Path(args.tmpdir)
     run_wrk(port, impl.path, scenario, args.warmup, args.connections, tmp)
+    best = measure_once(proc, port, impl, scenario, args)
+    for _ in range(args.retakes):
+        if best.other_cpu0 <= args.max_other_load:
+            break
+        again = measure_once(proc, port, impl, scenario, args)
+        if again.other_cpu0 < best.other_cpu0:
+            best = again
+    return best
+
+
+def measure_once(
+    proc: subprocess.Popen[bytes], port: int, impl: Impl, scenario: str, args: argparse.Namespace
+) -> Sample:
+    """One measured wrk run with the server's CPU time and CPU 0's other load sampled around it."""
+    tmp = Path(args.tmpdir)
     cpu0, busy0, t0 = cpu_seconds(proc.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     r = run_wrk(port, impl.path, scenario, args.duration, args.connections, tmp)
     cpu1, busy1, t1 = cpu_seconds(proc.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
@@ -318,20 +339,25 @@ def ratio(value: float | None, base: float | None) -> str:
 def endpoint_table(res: Results, impls: list[str], scenarios: tuple[str, ...]) -> str:
     """Markdown: one row per implementation and scenario, with the ratio of req/s to (a)."""
     lines = [
-        "| scenario | implementation | req/s | vs (a) | p50 ms | p99 ms | server CPU µs/req |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| scenario | implementation | req/s | vs (a) | best req/s | p50 ms | p99 ms "
+        "| server CPU µs/req | best µs/req | CPU vs (a) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario in scenarios:
         base = res.median("starlette", scenario, "rps")
+        base_cpu = res.median("starlette", scenario, "cpu_us_per_req")
         for name in impls:
             if (name, scenario) not in res.samples:
                 continue
             rps = res.median(name, scenario, "rps")
+            cpu = res.median(name, scenario, "cpu_us_per_req")
             lines.append(
                 f"| {scenario} | {IMPLS[name].label} | {fmt(rps)} | {ratio(rps, base)} | "
+                f"{fmt(res.best(name, scenario, 'rps', max))} | "
                 f"{fmt(_ms(res.median(name, scenario, 'p50_us')), '.2f')} | "
                 f"{fmt(_ms(res.median(name, scenario, 'p99_us')), '.2f')} | "
-                f"{fmt(res.median(name, scenario, 'cpu_us_per_req'), '.0f')} |"
+                f"{fmt(cpu)} | {fmt(res.best(name, scenario, 'cpu_us_per_req', min))} | "
+                f"{ratio(cpu, base_cpu)} |"
             )
     return "\n".join(lines)
 
@@ -340,8 +366,9 @@ def command_table(res: Results) -> str:
     """Markdown: command layer versus hand-parsing low-level handlers, per scenario."""
     lines = [
         "| scenario | low-level req/s | command layer req/s | overhead (req/s) | "
-        "low-level CPU µs/req | command layer CPU µs/req | overhead (CPU) | p99 ms low / cmd |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "low-level CPU µs/req | command layer CPU µs/req | overhead (CPU) | "
+        "overhead (best CPU) | p99 ms low / cmd |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario in ("echo", *COMMAND_SCENARIOS):
         low = res.median("ours-low", scenario, "rps")
@@ -350,11 +377,15 @@ def command_table(res: Results) -> str:
             continue
         cpu_low = res.median("ours-low", scenario, "cpu_us_per_req")
         cpu_cmd = res.median("ours-cmd", scenario, "cpu_us_per_req")
+        best_low = res.best("ours-low", scenario, "cpu_us_per_req", min)
+        best_cmd = res.best("ours-cmd", scenario, "cpu_us_per_req", min)
         p99_low = _ms(res.median("ours-low", scenario, "p99_us"))
         p99_cmd = _ms(res.median("ours-cmd", scenario, "p99_us"))
         lines.append(
             f"| {scenario} | {fmt(low)} | {fmt(cmd)} | {low / cmd - 1:+.1%} | {fmt(cpu_low)} | "
-            f"{fmt(cpu_cmd)} | {_pct(cpu_cmd, cpu_low)} | {fmt(p99_low, '.2f')} / "
+            f"{fmt(cpu_cmd)} | {_pct(cpu_cmd, cpu_low)} | "
+            f"{_pct(best_cmd, best_low)} | "
+            f"{fmt(p99_low, '.2f')} / "
             f"{fmt(p99_cmd, '.2f')} |"
         )
     return "\n".join(lines)
@@ -462,9 +493,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="1 round, 2 s per config (sanity only)")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--duration", type=int, default=5, help="measured seconds per config")
+    p.add_argument("--duration", type=int, default=4, help="measured seconds per config")
     p.add_argument("--warmup", type=int, default=1, help="warm-up seconds per config")
     p.add_argument("--connections", type=int, default=32)
+    p.add_argument(
+        "--max-other-load",
+        type=float,
+        default=0.10,
+        help="retake a sample if other processes used more than this share of CPU 0",
+    )
+    p.add_argument("--retakes", type=int, default=2, help="retakes per sample at most")
     p.add_argument("--impls", default=",".join(IMPLS), help="comma-separated subset")
     p.add_argument(
         "--scenarios",
@@ -482,7 +520,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--top", type=int, default=30, help="rows per table (--profile)")
     args = p.parse_args(argv)
     if args.quick:
-        args.rounds, args.duration, args.warmup = 1, 2, 1
+        args.rounds, args.duration, args.warmup, args.retakes = 1, 2, 1, 0
     return args
 
 

@@ -15,6 +15,7 @@ import cProfile
 import importlib
 import io
 import pstats
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -74,8 +75,10 @@ async def lifespan(app: App) -> asyncio.Queue[dict[str, Any]]:
     return inbox
 
 
-async def run(app: App, path: str, scenario: str, n: int) -> tuple[float, int, bytes]:
-    """n requests; returns (µs per request, last status, last body)."""
+async def run(
+    app: App, path: str, scenario: str, n: int, repeat: int = 1
+) -> tuple[list[float], int, bytes]:
+    """`repeat` batches of n requests; returns (µs per request per batch, status, body)."""
     scope, body = build_request(scenario, path)
     status = 0
     out = b""
@@ -92,17 +95,21 @@ async def run(app: App, path: str, scenario: str, n: int) -> tuple[float, int, b
 
     for _ in range(200):  # warm-up
         await app(dict(scope), receive, send)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        await app(dict(scope), receive, send)
-    return (time.perf_counter() - t0) / n * 1e6, status, out
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+        times.append((time.perf_counter() - t0) / n * 1e6)
+    return times, status, out
 
 
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("apps", nargs="+", help="module:attr in bench/apps, e.g. ours_low:app")
     p.add_argument("--scenario", default="echo", help="ping, echo, badsig, calc or vote")
-    p.add_argument("-n", type=int, default=20000)
+    p.add_argument("-n", type=int, default=5000, help="requests per batch")
+    p.add_argument("--repeat", type=int, default=5, help="batches; min and median are shown")
     p.add_argument("--cprofile", action="store_true", help="profile the measured loop")
     p.add_argument("--top", type=int, default=25)
     args = p.parse_args()
@@ -114,10 +121,13 @@ async def main() -> None:
         if args.cprofile:
             prof = cProfile.Profile()
             prof.enable()
-        us, status, out = await run(app, path, args.scenario, args.n)
+        times, status, out = await run(app, path, args.scenario, args.n, args.repeat)
         if args.cprofile:
             prof.disable()
-        print(f"{spec:24} {args.scenario:7} {us:7.1f} µs/request  -> {status} {out[:80]!r}")
+        print(
+            f"{spec:20} {args.scenario:7} min {min(times):6.1f} µs  median "
+            f"{statistics.median(times):6.1f} µs/request  -> {status} {out[:60]!r}"
+        )
         if args.cprofile:
             buf = io.StringIO()
             pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(args.top)

@@ -373,3 +373,22 @@ def test_decorated_command_stays_callable() -> None:
 
     assert add(None, 1, 2) == 3
     assert tree.get("add") is add
+
+
+async def test_callable_objects_and_partials_as_handlers() -> None:
+    import functools
+
+    tree = CommandTree()
+
+    class Doubler:
+        async def __call__(self, ctx: Any, n: int) -> int:
+            return n * 2
+
+    async def scaled(ctx: Any, n: int, factor: int) -> int:
+        return n * factor
+
+    tree.command("double", description="d")(Doubler())
+    tree.command("triple", description="d")(functools.partial(scaled, factor=3))
+    options = [{"name": "n", "type": 4, "value": 5}]
+    assert await dispatch(tree, command("double", options)) == 10
+    assert await dispatch(tree, command("triple", options)) == 15

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 from pydantic_core import to_json
+from starlette.types import Receive, Scope, Send
 
 from .commands import CommandTree
 from .context import Context, InitialResponse
@@ -33,9 +34,6 @@ __all__ = ["InteractionApp"]
 log = logging.getLogger("asgi_interactions.app")
 security_log = logging.getLogger("asgi_interactions.security")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 Handler = Callable[[Context], Awaitable[Any]]
 ErrorHandler = Callable[[Context, Exception], Awaitable[Any]]
 H = TypeVar("H", bound=Handler)
@@ -148,7 +146,15 @@ class InteractionApp:
         self.sync_commands_at_startup = sync_commands
         self.serverless = serverless
         self._handlers: dict[int, Handler] = {}
-        self._tree = CommandTree()
+        tree = self._tree = CommandTree()
+        # The command layer's decorators, bound here so they keep CommandTree's exact types.
+        self.command = tree.command
+        self.group = tree.group
+        self.user_command = tree.user_command
+        self.message_command = tree.message_command
+        self.component = tree.component
+        self.autocomplete = tree.autocomplete
+        self.modal = tree.modal
         self._error_handler: ErrorHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._users = 0
@@ -178,41 +184,6 @@ class InteractionApp:
     def tree(self) -> CommandTree:
         """The command layer's routing table (also reachable via the decorators below)."""
         return self._tree
-
-    @property
-    def command(self) -> Any:
-        """Declare a slash command from a typed function (see ``CommandTree.command``)."""
-        return self._tree.command
-
-    @property
-    def group(self) -> Any:
-        """Declare a slash command group (see ``CommandTree.group``)."""
-        return self._tree.group
-
-    @property
-    def user_command(self) -> Any:
-        """Declare a user context-menu command (see ``CommandTree.user_command``)."""
-        return self._tree.user_command
-
-    @property
-    def message_command(self) -> Any:
-        """Declare a message context-menu command (see ``CommandTree.message_command``)."""
-        return self._tree.message_command
-
-    @property
-    def component(self) -> Any:
-        """Route message components by ``custom_id`` pattern (see ``CommandTree.component``)."""
-        return self._tree.component
-
-    @property
-    def autocomplete(self) -> Any:
-        """Route autocomplete for one option (see ``CommandTree.autocomplete``)."""
-        return self._tree.autocomplete
-
-    @property
-    def modal(self) -> Any:
-        """Route modal submits by ``custom_id`` pattern (see ``CommandTree.modal``)."""
-        return self._tree.modal
 
     def commands_payload(self) -> dict[int | None, list[dict[str, Any]]]:
         """The command JSON per scope (None for global, else a guild id), as Discord takes it."""

@@ -61,16 +61,19 @@ def build_request(scenario: str, path: str) -> tuple[dict[str, Any], bytes]:
 
 
 async def lifespan(app: App) -> asyncio.Queue[dict[str, Any]]:
-    """Run the app's ASGI lifespan startup; the returned queue shuts it down."""
+    """Run the app's ASGI lifespan startup (if it has one); the returned queue shuts it down."""
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     await inbox.put({"type": "lifespan.startup"})
-    task = asyncio.create_task(
-        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, outbox.put)
-    )
-    message = await asyncio.wait_for(outbox.get(), 10)
-    if message["type"] != "lifespan.startup.complete":
-        raise RuntimeError(f"lifespan startup: {message}")
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(scope, inbox.get, outbox.put))
+    getter = asyncio.create_task(outbox.get())
+    await asyncio.wait({task, getter}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    if getter.done():
+        if getter.result()["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"lifespan startup: {getter.result()}")
+    else:
+        getter.cancel()  # the app returned at once: it does not speak the lifespan protocol
     inbox.task = task  # type: ignore[attr-defined]
     return inbox
 

@@ -245,6 +245,7 @@ async def test_raising_handler_gets_generic_notice_and_logged_traceback(
     assert "secret" not in response.body.decode()
     assert "Traceback" not in response.body.decode()
     record = next(r for r in caplog.records if r.exc_info)
+    assert record.exc_info is not None
     assert "secret internal detail" in str(record.exc_info[1])
 
 

@@ -115,13 +115,13 @@ async def test_startup_failure_is_reported_to_the_server(keys: KeyPair) -> None:
             raise RuntimeError("cannot start")
 
     bot = InteractionApp(public_key=keys.public_key, gateway=Broken())
-    messages: list[dict[str, Any]] = []
-    inbox = [{"type": "lifespan.startup"}]
+    messages: list[MutableMapping[str, Any]] = []
+    inbox: list[MutableMapping[str, Any]] = [{"type": "lifespan.startup"}]
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> MutableMapping[str, Any]:
         return inbox.pop(0)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         messages.append(message)
 
     await bot({"type": "lifespan"}, receive, send)

@@ -107,6 +107,9 @@ class MemoryStore(RateLimitStore):
             self._unnamed_done(key, major, b.sent - b.answered)
             b.answered = b.sent  # answers that never came: stop waiting for them
         inflight = b.sent - b.answered
+        if b.reset_used and inflight == 0 and now >= b.last_send + b.window + 1.0:
+            b.reset_used = False  # all our requests have left the window: probe again
+            b.avail = max(b.avail, 0)
         granted = False
         wait = math.inf
         if b.unlimited:
@@ -188,7 +191,7 @@ class MemoryStore(RateLimitStore):
         # after it: its snapshot cannot be placed among theirs, so only a 429 is believed.
         estimate = info.remaining - max(0, others) - self._unnamed.get(major, 0)
         fresh = b.limit is None or b.unlimited
-        if info.limited or (not merged and (fresh or estimate >= b.avail)):
+        if info.limited or (not merged and (fresh or b.reset_used or estimate >= b.avail)):
             b.avail = estimate
             b.reset_at = now + reset_after
             b.reset_used = False

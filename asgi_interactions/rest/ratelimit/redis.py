@@ -74,6 +74,10 @@ if b.sent > b.ans and now - b.last > stale then
   b.ans = b.sent
 end
 local inflight = b.sent - b.ans
+if b.used == 1 and inflight == 0 and now >= b.last + b.window + 1.0 then
+  b.used = 0
+  b.avail = math.max(b.avail, 0)
+end
 local granted = false
 local wait = -1
 if b.unl == 1 then granted = true
@@ -159,7 +163,7 @@ if reset_after < 0 then reset_after = 0 end
 local unnamed = tonumber(redis.call('GET', P .. 'pm:' .. major) or '0')
 local estimate = remaining - math.max(0, others) - unnamed
 local fresh = b.limit < 0 or b.unl == 1
-if limited or ((not merged) and (fresh or estimate >= b.avail)) then
+if limited or ((not merged) and (fresh or b.used == 1 or estimate >= b.avail)) then
   b.avail = estimate; b.reset_at = now + reset_after; b.used = 0
 elseif merged and fresh then
   b.avail = math.min(0, estimate); b.reset_at = now + reset_after; b.used = 0

@@ -108,8 +108,16 @@ IMPLS: dict[str, Impl] = {
             ("ping", "echo", "badsig", "calc", "vote"),
             module="ours_cmd:app",
         ),
+        Impl(
+            "ours-low-frozen",
+            "ours, low-level + gc.freeze() (what-if)",
+            "/",
+            ("ping", "echo", "badsig", "calc", "vote"),
+            module="ours_low_frozen:app",
+        ),
     )
 }
+DEFAULT_IMPLS = ("floor", "starlette", "hikari", "ours-low", "ours-cmd")
 
 
 @dataclass
@@ -362,13 +370,17 @@ def endpoint_table(res: Results, impls: list[str], scenarios: tuple[str, ...]) -
     return "\n".join(lines)
 
 
-def command_table(res: Results) -> str:
-    """Markdown: command layer versus hand-parsing low-level handlers, per scenario."""
+def command_table(res: Results, inproc: InProc) -> str:
+    """Markdown: command layer versus hand-parsing low-level handlers, per scenario.
+
+    Under the server the two differ by less than the noise of this machine, so the layer's own
+    cost is also measured in-process (interleaved batches, minimum) and set against the whole
+    request's server CPU time.
+    """
     lines = [
-        "| scenario | low-level req/s | command layer req/s | overhead (req/s) | "
-        "low-level CPU µs/req | command layer CPU µs/req | overhead (CPU) | "
-        "overhead (best CPU) | p99 ms low / cmd |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | low-level req/s | command layer req/s | low / cmd server CPU µs/req "
+        "| in-process µs low / cmd (min) | command layer cost | share of a request |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario in ("echo", *COMMAND_SCENARIOS):
         low = res.median("ours-low", scenario, "rps")
@@ -377,16 +389,65 @@ def command_table(res: Results) -> str:
             continue
         cpu_low = res.median("ours-low", scenario, "cpu_us_per_req")
         cpu_cmd = res.median("ours-cmd", scenario, "cpu_us_per_req")
-        best_low = res.best("ours-low", scenario, "cpu_us_per_req", min)
-        best_cmd = res.best("ours-cmd", scenario, "cpu_us_per_req", min)
-        p99_low = _ms(res.median("ours-low", scenario, "p99_us"))
-        p99_cmd = _ms(res.median("ours-cmd", scenario, "p99_us"))
+        in_low = inproc.get(("ours_low:app", scenario))
+        in_cmd = inproc.get(("ours_cmd:app", scenario))
+        cost = None if in_low is None or in_cmd is None else in_cmd - in_low
+        share = "—" if cost is None or not cpu_low else f"{cost / cpu_low:+.1%}"
         lines.append(
-            f"| {scenario} | {fmt(low)} | {fmt(cmd)} | {low / cmd - 1:+.1%} | {fmt(cpu_low)} | "
-            f"{fmt(cpu_cmd)} | {_pct(cpu_cmd, cpu_low)} | "
-            f"{_pct(best_cmd, best_low)} | "
-            f"{fmt(p99_low, '.2f')} / "
-            f"{fmt(p99_cmd, '.2f')} |"
+            f"| {scenario} | {fmt(low)} | {fmt(cmd)} | {fmt(cpu_low)} / {fmt(cpu_cmd)} | "
+            f"{fmt(in_low, '.1f')} / {fmt(in_cmd, '.1f')} | "
+            f"{'—' if cost is None else f'{cost:+.1f} µs'} | {share} |"
+        )
+    return "\n".join(lines)
+
+
+InProc = dict[tuple[str, str], float]
+INPROC_RE = re.compile(r"^(\S+)\s+(\w+)\s+min\s+([\d.]+) µs", re.MULTILINE)
+
+
+INPROC_APPS = {
+    "starlette": "starlette_app:app",
+    "ours-low": "ours_low:app",
+    "ours-cmd": "ours_cmd:app",
+}
+
+
+def inproc_costs(args: argparse.Namespace, impls: list[str], wanted: list[str]) -> InProc:
+    """App-only µs per request in-process (bench/apps/inproc.py): interleaved batches, on CPU 0."""
+    apps = [INPROC_APPS[name] for name in impls if name in INPROC_APPS]
+    if not apps:
+        return {}
+    argv = [
+        "taskset", "-c", SERVER_CPU, args.python, str(APPS_DIR / "inproc.py"), *apps,
+        "--scenario", ",".join(wanted), "-n", "1000", "--repeat", "5" if args.quick else "20",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_DIR), str(APPS_DIR)])}
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False)
+    if out.returncode != 0:
+        print(f"[skip] in-process measurement: {out.stderr[-500:]}")
+        return {}
+    print(out.stdout, end="")
+    return {(m[1], m[2]): float(m[3]) for m in INPROC_RE.finditer(out.stdout)}
+
+
+def inproc_table(inproc: InProc, scenarios: tuple[str, ...]) -> str:
+    """Markdown: the app's own cost per request, without server or sockets."""
+    lines = [
+        "| scenario | (a) Starlette µs | ours low-level µs | ours @bot.command µs "
+        "| ours-cmd vs (a) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for scenario in scenarios:
+        a = inproc.get(("starlette_app:app", scenario))
+        low = inproc.get(("ours_low:app", scenario))
+        cmd = inproc.get(("ours_cmd:app", scenario))
+        if low is None and cmd is None:
+            continue
+        if scenario in COMMAND_SCENARIOS:
+            a = None  # (a) implements only ping and echo
+        lines.append(
+            f"| {scenario} | {fmt(a, '.1f')} | {fmt(low, '.1f')} | {fmt(cmd, '.1f')} | "
+            f"{ratio(cmd, a)} |"
         )
     return "\n".join(lines)
 
@@ -395,20 +456,16 @@ def _ms(us: float | None) -> float | None:
     return None if us is None else us / 1000
 
 
-def _pct(a: float | None, b: float | None) -> str:
-    return "—" if a is None or not b else f"{a / b - 1:+.1%}"
-
-
 def spread(res: Results) -> str:
     """Per-sample req/s, so the reader sees the noise behind each median."""
     lines = []
     for (name, scenario), samples in sorted(res.samples.items()):
         rps = ", ".join(f"{s.rps:,.0f}" for s in samples)
         bad = sum(s.errors for s in samples)
-        noise = max(s.other_cpu0 for s in samples)
         non2xx = sum(s.non_2xx for s in samples)
+        noise = max(s.other_cpu0 for s in samples)
         lines.append(
-            f"  {name:9} {scenario:7} req/s: {rps}  (socket errors {bad}, non-2xx {non2xx}, "
+            f"  {name:15} {scenario:7} req/s: {rps}  (socket errors {bad}, non-2xx {non2xx}, "
             f"max other load on CPU 0 {noise:.0%})"
         )
     return "\n".join(lines)
@@ -418,45 +475,35 @@ def spread(res: Results) -> str:
 
 
 def profile(spec: str, args: argparse.Namespace) -> None:
-    """Run one server under py-spy while wrk loads it; print where its CPU time goes."""
+    """Attach py-spy to one server while wrk loads it; print where its CPU time goes."""
     name, _, scenario = spec.partition(":")
     impl = IMPLS[name]
     scenario = scenario or "echo"
+    spy = shutil.which("py-spy") or str(Path(args.python).parent / "py-spy")
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
         args.tmpdir = tmp
         raw = Path(tmp) / "stacks.txt"
-        spy = shutil.which("py-spy") or str(Path(args.python).parent / "py-spy")
-        wrapper = (
-            "taskset", "-c", CLIENT_CPU, spy, "record", "--rate", str(args.rate), "--nonblocking",
-            "--format", "raw", "-o", str(raw), "--",
-        )  # fmt: skip
-        with running(impl, args.python, Path(tmp), wrapper) as (_, port):
+        with running(impl, args.python, Path(tmp)) as (proc, port):
             problem = check_answer(port, impl, scenario)
             if problem is not None:
                 sys.exit(f"{name} {scenario}: {problem}")
-            server_pid = find_server_pid(port)
             run_wrk(port, impl.path, scenario, args.warmup, args.connections, Path(tmp))
-            cpu0 = cpu_seconds(server_pid)
+            argv = [
+                "taskset", "-c", CLIENT_CPU, spy, "record", "--pid", str(proc.pid),
+                "--rate", str(args.rate), "--nonblocking", "--duration", str(args.duration),
+                "--format", "raw", "-o", str(raw),
+            ]  # fmt: skip
+            spy_proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(0.3)  # let py-spy attach before the load starts
+            cpu0 = cpu_seconds(proc.pid)
             r = run_wrk(port, impl.path, scenario, args.duration, args.connections, Path(tmp))
-            cpu_us = (cpu_seconds(server_pid) - cpu0) * 1e6 / max(r["requests"], 1)
+            cpu_us = (cpu_seconds(proc.pid) - cpu0) * 1e6 / max(r["requests"], 1)
             rps = r["requests"] / (r["duration_us"] / 1e6)
+            _, err = spy_proc.communicate(timeout=args.duration + 30)
+            if spy_proc.returncode != 0 or not raw.exists():
+                sys.exit(f"py-spy failed: {err.decode(errors='replace')[-500:]}")
         print(f"{name} {scenario}: {rps:,.0f} req/s under py-spy, {cpu_us:.0f} µs CPU/request")
         summarize_stacks(raw, cpu_us, args.top)
-
-
-def find_server_pid(port: int) -> int:
-    """The pid of the Python server started with `--port <port>` (under a wrapper)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        ours = b"--port" in argv and str(port).encode() in argv
-        if ours and "python" in Path(argv[0].decode()).name:
-            return int(entry.name)
-    raise RuntimeError(f"no server process with --port {port}")
 
 
 def summarize_stacks(raw: Path, cpu_us: float, top: int) -> None:
@@ -492,8 +539,8 @@ def summarize_stacks(raw: Path, cpu_us: float, top: int) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="1 round, 2 s per config (sanity only)")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--duration", type=int, default=4, help="measured seconds per config")
+    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--duration", type=int, default=3, help="measured seconds per config")
     p.add_argument("--warmup", type=int, default=1, help="warm-up seconds per config")
     p.add_argument("--connections", type=int, default=32)
     p.add_argument(
@@ -503,7 +550,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="retake a sample if other processes used more than this share of CPU 0",
     )
     p.add_argument("--retakes", type=int, default=2, help="retakes per sample at most")
-    p.add_argument("--impls", default=",".join(IMPLS), help="comma-separated subset")
+    p.add_argument(
+        "--impls",
+        default=",".join(DEFAULT_IMPLS),
+        help=f"comma-separated, of: {', '.join(IMPLS)}",
+    )
     p.add_argument(
         "--scenarios",
         default=",".join((*ENDPOINT_SCENARIOS, *COMMAND_SCENARIOS)),
@@ -569,7 +620,7 @@ def main(argv: list[str] | None = None) -> Results:
                             sample = measure(proc, port, impl, scenario, args)
                             res.add(name, scenario, sample)
                             print(
-                                f"[round {rnd + 1}/{args.rounds}] {name:9} {scenario:7} "
+                                f"[round {rnd + 1}/{args.rounds}] {name:15} {scenario:7} "
                                 f"{sample.rps:8,.0f} req/s  p50 {sample.p50_us / 1000:6.2f} ms  "
                                 f"p99 {sample.p99_us / 1000:6.2f} ms  "
                                 f"cpu {sample.cpu_us_per_req:5.0f} µs/req  "
@@ -582,6 +633,8 @@ def main(argv: list[str] | None = None) -> Results:
                     tail = (logdir / f"{name}.log").read_text(errors="replace")[-1500:]
                     print(f"[skip] {name}: {exc}\n{tail}", flush=True)
 
+    print("\nin-process, interleaved batches (app-only cost, min of batches):")
+    inproc = inproc_costs(args, impls, wanted)
     elapsed = time.monotonic() - started
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print()
@@ -592,9 +645,11 @@ def main(argv: list[str] | None = None) -> Results:
     print("medians over rounds; 'vs (a)' = req/s relative to the hand-written Starlette app\n")
     shown = [s for s in ENDPOINT_SCENARIOS if s in wanted]
     print(endpoint_table(res, impls, tuple(shown)))
+    print("\napp-only µs per request, in-process (no server or sockets; min of batches):\n")
+    print(inproc_table(inproc, tuple(wanted)))
     print()
     print("command layer (ours-cmd) vs low-level handlers parsing by hand (ours-low):\n")
-    print(command_table(res))
+    print(command_table(res, inproc))
     print("\nper-round req/s:")
     print(spread(res))
     if res.skipped:
@@ -611,6 +666,7 @@ def main(argv: list[str] | None = None) -> Results:
                         f"{n}/{s}": [vars(x) for x in v] for (n, s), v in res.samples.items()
                     },
                     "skipped": {f"{n}/{s}": w for (n, s), w in res.skipped.items()},
+                    "inproc_min_us": {f"{m}/{s}": v for (m, s), v in inproc.items()},
                 },
                 indent=1,
             )

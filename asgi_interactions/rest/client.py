@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
 import platform
 import random
@@ -34,6 +35,7 @@ __all__ = ["DEFAULT_BASE_URL", "RestClient"]
 log = logging.getLogger("asgi_interactions.rest")
 
 DEFAULT_BASE_URL = "https://discord.com/api/v10"
+_ORDER = itertools.count()  # requests' places in the limiter's queues (retries keep theirs)
 FileTuple = tuple[str, bytes]
 #: Methods whose repetition is harmless: retried after a timeout or a 500 too.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
@@ -232,10 +234,12 @@ class RestClient:
         url = self.base_url + route.path
 
         attempt = 0
-        front = False
+        order: int | None = None  # a retry keeps its first place in the queues
         while True:
+            if order is None:
+                order = next(_ORDER)
             permit = await self.rate_limiter.acquire(
-                route, global_key, front=front, max_wait=self.max_rate_limit
+                route, global_key, order=order, max_wait=self.max_rate_limit
             )
             try:
                 response = await self._send(
@@ -246,14 +250,12 @@ class RestClient:
                     raise
                 attempt += 1
                 await self._backoff(attempt, route, repr(exc))
-                front = True
                 continue
             except httpx2.TransportError as exc:
                 if route.method not in IDEMPOTENT or attempt >= self.max_retries:
                     raise
                 attempt += 1
                 await self._backoff(attempt, route, repr(exc))
-                front = True
                 continue
             status = response.status_code
             if status < 300:
@@ -264,7 +266,6 @@ class RestClient:
             attempt += 1
             if retry is None:  # 5xx: backoff
                 await self._backoff(attempt, route, f"HTTP {status}")
-            front = True
 
     async def _send(
         self,
@@ -698,6 +699,7 @@ def _bucket_info(
             max(reset_after, retry_after),
             h.get("x-ratelimit-bucket"),
             limited=limited,
+            reset=None if limited else _float(h.get("x-ratelimit-reset")),
         )
     except ValueError:
         return None if limited else BucketInfo(None)

@@ -78,63 +78,77 @@ async def lifespan(app: App) -> asyncio.Queue[dict[str, Any]]:
     return inbox
 
 
-async def run(
-    app: App, path: str, scenario: str, n: int, repeat: int = 1
-) -> tuple[list[float], int, bytes]:
-    """`repeat` batches of n requests; returns (µs per request per batch, status, body)."""
-    scope, body = build_request(scenario, path)
-    status = 0
-    out = b""
+class Runner:
+    """Drives one app with one pre-signed request, in timed batches."""
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
+    def __init__(self, app: App, path: str, scenario: str) -> None:
+        self.app = app
+        self.scope, body = build_request(scenario, path)
+        self.message = {"type": "http.request", "body": body, "more_body": False}
+        self.status = 0
+        self.out = b""
+        self.times: list[float] = []
 
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status, out
+    async def receive(self) -> dict[str, Any]:
+        return self.message
+
+    async def send(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
-            status = message["status"]
+            self.status = message["status"]
         else:
-            out = message.get("body", b"")
+            self.out = message.get("body", b"")
 
-    for _ in range(200):  # warm-up
-        await app(dict(scope), receive, send)
-    times = []
-    for _ in range(repeat):
+    async def batch(self, n: int) -> None:
+        app, scope, receive, send = self.app, self.scope, self.receive, self.send
         t0 = time.perf_counter()
         for _ in range(n):
             await app(dict(scope), receive, send)
-        times.append((time.perf_counter() - t0) / n * 1e6)
-    return times, status, out
+        self.times.append((time.perf_counter() - t0) / n * 1e6)
 
 
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("apps", nargs="+", help="module:attr in bench/apps, e.g. ours_low:app")
-    p.add_argument("--scenario", default="echo", help="ping, echo, badsig, calc or vote")
-    p.add_argument("-n", type=int, default=5000, help="requests per batch")
-    p.add_argument("--repeat", type=int, default=5, help="batches; min and median are shown")
-    p.add_argument("--cprofile", action="store_true", help="profile the measured loop")
+    p.add_argument("--scenario", default="echo", help="comma-separated: ping,echo,badsig,calc,vote")
+    p.add_argument("-n", type=int, default=1000, help="requests per batch")
+    p.add_argument("--repeat", type=int, default=15, help="batches per app, interleaved")
+    p.add_argument("--cprofile", action="store_true", help="profile the batches (one app only)")
     p.add_argument("--top", type=int, default=25)
     args = p.parse_args()
+    apps: list[tuple[str, App]] = []
+    shutdowns = []
     for spec in args.apps:
         module, _, attr = spec.partition(":")
         app = getattr(importlib.import_module(module), attr or "app")
-        path = "/interactions" if module == "starlette_app" else "/"
-        shutdown = await lifespan(app)
-        if args.cprofile:
-            prof = cProfile.Profile()
+        apps.append((spec, app))
+        shutdowns.append(await lifespan(app))
+    for scenario in args.scenario.split(","):
+        runners = []
+        for spec, app in apps:
+            path = "/interactions" if spec.startswith("starlette_app") else "/"
+            runner = Runner(app, path, scenario)
+            await runner.batch(200)  # warm-up
+            runner.times.clear()
+            runners.append((spec, runner))
+        prof = cProfile.Profile() if args.cprofile else None
+        if prof is not None:
             prof.enable()
-        times, status, out = await run(app, path, args.scenario, args.n, args.repeat)
-        if args.cprofile:
+        for _ in range(args.repeat):  # interleaved: A, B, C, A, B, C, ... so drift hits all alike
+            for _, runner in runners:
+                await runner.batch(args.n)
+        if prof is not None:
             prof.disable()
-        print(
-            f"{spec:20} {args.scenario:7} min {min(times):6.1f} µs  median "
-            f"{statistics.median(times):6.1f} µs/request  -> {status} {out[:60]!r}"
-        )
-        if args.cprofile:
+        for spec, runner in runners:
+            print(
+                f"{spec:20} {scenario:7} min {min(runner.times):6.1f} µs  median "
+                f"{statistics.median(runner.times):6.1f} µs/request  -> {runner.status} "
+                f"{runner.out[:60]!r}"
+            )
+        if prof is not None:
             buf = io.StringIO()
             pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(args.top)
             print(buf.getvalue())
+    for shutdown in shutdowns:
         await shutdown.put({"type": "lifespan.shutdown"})
         await asyncio.wait_for(shutdown.task, 10)  # type: ignore[attr-defined]
 

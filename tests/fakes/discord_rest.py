@@ -197,6 +197,7 @@ class FakeDiscord:
         self.max_in_flight = 0  # the most ever handled at once
         self._acked: set[int] = set()
         self._ids = itertools.count(1_200_000_000_000_000_000)
+        self._epoch0 = time.time() - time.monotonic()  # one offset: a slot's Reset never jitters
         self._rng = random.Random(seed)
         self._limits = (
             dict(REALISTIC_LIMITS) if realistic else dict.fromkeys(REALISTIC_LIMITS, GENEROUS_LIMIT)
@@ -471,7 +472,7 @@ class FakeDiscord:
         return {
             "X-RateLimit-Limit": str(win.limit),
             "X-RateLimit-Remaining": str(max(0, win.limit - len(win.log))),
-            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset": f"{self._epoch0 + now + reset_after:.3f}",
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
             "X-RateLimit-Bucket": bucket_hash,
         }
@@ -513,7 +514,14 @@ class FakeDiscord:
             "attachments": attachments,
             "flags": body.get("flags") or 0,
             "tts": bool(body.get("tts")),
-            "author": {"id": str(self.bot_user_id), "username": "fakebot", "bot": True},
+            "author": {
+                "id": str(self.bot_user_id),
+                "username": "fakebot",
+                "discriminator": "0",
+                "global_name": None,
+                "avatar": None,
+                "bot": True,
+            },
             "timestamp": "2026-01-01T00:00:00.000000+00:00",
             "edited_timestamp": None,
             "pinned": False,

@@ -69,7 +69,7 @@ async def test_cancel_at_every_point(kind: str, request: pytest.FixtureRequest) 
         )
         turns = range(0, 36, 5)
     limits = {"messages.create": (1, 0.02)}
-    async with serve_fake_discord(limits=limits, latency=0.006) as fake:
+    async with serve_fake_discord(limits=limits, latency=0.006) as fake:  # noqa: SIM117 - asserts run between the two exits
         async with RestClient("tok", base_url=fake.base_url, rate_limiter=limiter) as rest:
             for steps in turns:
                 for victim in range(3):
@@ -84,7 +84,7 @@ async def test_cancel_at_every_point(kind: str, request: pytest.FixtureRequest) 
 
 async def test_wait_for_timeouts_while_queued_and_in_flight() -> None:
     limits = {"messages.create": (1, 0.05)}
-    async with serve_fake_discord(limits=limits, latency=0.02) as fake:
+    async with serve_fake_discord(limits=limits, latency=0.02) as fake:  # noqa: SIM117 - asserts run between the two exits
         async with RestClient("tok", base_url=fake.base_url) as rest:
             for timeout in (0.0, 0.001, 0.005, 0.015, 0.03, 0.06, 0.09):
                 ch = next(channels)

@@ -90,7 +90,7 @@ async def test_burst_over_many_buckets_has_no_429(make_limiter: LimiterFactory) 
 
 
 async def test_first_request_on_unknown_bucket_does_not_burst() -> None:
-    async with serve_fake_discord(limits={"messages.create": (2, 0.3)}) as fake:
+    async with serve_fake_discord(limits={"messages.create": (2, 0.3)}) as fake:  # noqa: SIM117 - asserts run between the two exits
         async with client(fake) as rest:
             await asyncio.wait_for(
                 asyncio.gather(*(rest.create_message(7, str(i)) for i in range(10))), 20
@@ -100,12 +100,12 @@ async def test_first_request_on_unknown_bucket_does_not_burst() -> None:
 
 
 async def test_unrelated_buckets_never_wait_on_each_other() -> None:
-    async with serve_fake_discord(limits={"messages.create": (1, 30.0)}) as fake:
+    async with serve_fake_discord(limits={"messages.create": (1, 30.0)}) as fake:  # noqa: SIM117 - asserts run between the two exits
         async with client(fake) as rest:
             await rest.create_message(1, "fills channel 1 for 30 s")
             stuck = asyncio.create_task(rest.create_message(1, "waits"))
             others = [asyncio.create_task(rest.create_message(ch, "x")) for ch in range(2, 12)]
-            done, pending = await asyncio.wait(others, timeout=10)
+            done, _pending = await asyncio.wait(others, timeout=10)
             assert set(others) == done and not stuck.done()
             stuck.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -115,7 +115,7 @@ async def test_unrelated_buckets_never_wait_on_each_other() -> None:
 
 
 async def test_wait_beyond_max_rate_limit_raises_at_once() -> None:
-    async with serve_fake_discord(limits={"messages.create": (1, 30.0)}) as fake:
+    async with serve_fake_discord(limits={"messages.create": (1, 30.0)}) as fake:  # noqa: SIM117 - asserts run between the two exits
         async with client(fake, max_rate_limit=1.0) as rest:
             await rest.create_message(1, "a")
             with pytest.raises(RateLimitedError) as info:
@@ -169,28 +169,26 @@ async def test_requests_in_a_bucket_are_served_in_order(make_limiter: LimiterFac
 
 
 async def test_429_retries_are_bounded() -> None:
-    async with serve_fake_discord() as fake:
-        async with client(fake, max_retries=3) as rest:
-            fake.inject_429(scope="shared", retry_after=0.01, times=10)
-            with pytest.raises(RateLimitedError) as info:
-                await rest.create_message(1, "x")
-            assert info.value.scope == "shared"
-            assert len(fake.requests) == 4
-            fake.injections.clear()
-            fake.inject_429(scope="user", retry_after=0.01, times=10)
-            with pytest.raises(RateLimitedError) as info:
-                await asyncio.wait_for(rest.create_message(2, "x"), 5)
-            assert info.value.scope == "user"
-            assert len(fake.requests) == 8
-            assert fake.count(200) == 0
+    async with serve_fake_discord() as fake, client(fake, max_retries=3) as rest:
+        fake.inject_429(scope="shared", retry_after=0.01, times=10)
+        with pytest.raises(RateLimitedError) as info:
+            await rest.create_message(1, "x")
+        assert info.value.scope == "shared"
+        assert len(fake.requests) == 4
+        fake.injections.clear()
+        fake.inject_429(scope="user", retry_after=0.01, times=10)
+        with pytest.raises(RateLimitedError) as info:
+            await asyncio.wait_for(rest.create_message(2, "x"), 5)
+        assert info.value.scope == "user"
+        assert len(fake.requests) == 8
+        assert fake.count(200) == 0
 
 
 async def test_429_longer_than_max_rate_limit_raises_at_once() -> None:
-    async with serve_fake_discord() as fake:
-        async with client(fake, max_rate_limit=5.0) as rest:
-            fake.inject_429(scope="user", retry_after=50.0)
-            with pytest.raises(RateLimitedError) as info:
-                await asyncio.wait_for(rest.create_message(2, "x"), 5)
+    async with serve_fake_discord() as fake, client(fake, max_rate_limit=5.0) as rest:
+        fake.inject_429(scope="user", retry_after=50.0)
+        with pytest.raises(RateLimitedError) as info:
+            await asyncio.wait_for(rest.create_message(2, "x"), 5)
     assert info.value.retry_after == 50.0
     assert len(fake.requests) == 1
 
@@ -210,32 +208,30 @@ async def test_global_429_holds_every_request_then_retries() -> None:
 
 
 async def test_non_json_429_is_raised_at_once() -> None:
-    async with serve_fake_discord() as fake:
-        async with client(fake) as rest:
-            fake.inject(429, text="<html>You are being blocked</html>", times=5)
-            with pytest.raises(RateLimitedError, match="edge"):
-                await rest.get_channel(1)
+    async with serve_fake_discord() as fake, client(fake) as rest:
+        fake.inject(429, text="<html>You are being blocked</html>", times=5)
+        with pytest.raises(RateLimitedError, match="edge"):
+            await rest.get_channel(1)
     assert len(fake.requests) == 1
 
 
 async def test_server_errors_are_retried_only_when_safe() -> None:
-    async with serve_fake_discord() as fake:
-        async with client(fake, max_retries=3) as rest:
-            fake.inject(503, times=2, method="POST")
-            await rest.create_message(1, "edge errors prove it was not processed")
-            assert [r.status for r in fake.requests] == [503, 503, 200]
-            fake.inject(500, times=1, method="POST")
-            with pytest.raises(ServerError) as info:
-                await rest.create_message(1, "a 500 may have been processed")
-            assert info.value.status == 500
-            assert len(fake.requests) == 4
-            fake.inject(500, times=2, method="GET")
-            await rest.get_channel(1)
-            assert [r.status for r in fake.requests[4:]] == [500, 500, 200]
+    async with serve_fake_discord() as fake, client(fake, max_retries=3) as rest:
+        fake.inject(503, times=2, method="POST")
+        await rest.create_message(1, "edge errors prove it was not processed")
+        assert [r.status for r in fake.requests] == [503, 503, 200]
+        fake.inject(500, times=1, method="POST")
+        with pytest.raises(ServerError) as info:
+            await rest.create_message(1, "a 500 may have been processed")
+        assert info.value.status == 500
+        assert len(fake.requests) == 4
+        fake.inject(500, times=2, method="GET")
+        await rest.get_channel(1)
+        assert [r.status for r in fake.requests[4:]] == [500, 500, 200]
 
 
 async def test_read_timeout_never_resends_a_post() -> None:
-    async with serve_fake_discord(latency=0.4) as fake:
+    async with serve_fake_discord(latency=0.4) as fake:  # noqa: SIM117 - asserts run between the two exits
         async with client(fake, max_retries=2, timeout=0.1) as rest:
             with pytest.raises(httpx2.ReadTimeout):
                 await rest.create_message(1, "x")
@@ -275,11 +271,10 @@ async def test_invalid_request_guard(make_limiter: LimiterFactory) -> None:
 
 
 async def test_requests_in_flight_are_bounded() -> None:
-    async with serve_fake_discord(latency=0.03) as fake:
-        async with client(fake, max_in_flight=4) as rest:
-            await asyncio.gather(
-                *(rest.create_followup(1000, f"t{i}", {"content": "x"}) for i in range(30))
-            )
+    async with serve_fake_discord(latency=0.03) as fake, client(fake, max_in_flight=4) as rest:
+        await asyncio.gather(
+            *(rest.create_followup(1000, f"t{i}", {"content": "x"}) for i in range(30))
+        )
     assert fake.max_in_flight == 4
 
 

@@ -20,6 +20,8 @@ class BucketInfo:
     ``reset_after`` (seconds until the oldest counted request leaves the window) come from
     ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset-After``; ``bucket`` from ``X-RateLimit-Bucket``.
     ``limited`` marks a route-scope 429: the store must believe it over its own estimate.
+    ``reset`` is ``X-RateLimit-Reset`` (the server's epoch time at which that oldest slot frees):
+    two answers naming different ``reset`` values name different slots.
     """
 
     limit: int | None
@@ -27,6 +29,7 @@ class BucketInfo:
     reset_after: float = 0.0
     bucket: str | None = None
     limited: bool = False
+    reset: float | None = None
 
 
 class RateLimitStore(ABC):

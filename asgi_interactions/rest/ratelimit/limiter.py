@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -24,23 +24,26 @@ T = TypeVar("T")
 class _Waiter:
     """One caller in a queue; ``turn`` resolves when it may talk to the store."""
 
-    __slots__ = ("turn",)
+    __slots__ = ("order", "turn")
 
-    def __init__(self) -> None:
+    def __init__(self, order: float) -> None:
+        self.order = order
         self.turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 class _Queue:
-    """Waiters for one (route, major parameters) pair, served strictly in arrival order.
+    """Waiters for one bucket (or the global window), served in the order their requests began.
 
-    Only the head (``active``) asks the store for a permit; a retry re-enters at the front and
-    takes the head's place if the head has not been granted yet.
+    Only the head (``active``) asks the store for a permit. A retry keeps its request's place, so
+    it re-enters ahead of later requests and takes the head's place if the head has not been
+    granted yet. In the global queue this order lets a request from a slow bucket (one whose turn
+    came late) go before requests made after it, instead of queueing behind every faster bucket.
     """
 
     __slots__ = ("active", "sleeping", "waiters")
 
     def __init__(self) -> None:
-        self.waiters: deque[_Waiter] = deque()
+        self.waiters: list[_Waiter] = []
         self.active: _Waiter | None = None
         self.sleeping: asyncio.Future[None] | None = None
 
@@ -120,17 +123,19 @@ class RateLimiter:
         self._sleepers: dict[str, set[asyncio.Future[None]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._invalid_local = 0
+        self._orders = itertools.count(1 << 60)  # after any order a client hands in
 
     # ---------------------------------------------------------------- public
 
     async def acquire(
-        self, route: Route, global_key: str | None, *, front: bool = False, max_wait: float
+        self, route: Route, global_key: str | None, *, order: float | None = None, max_wait: float
     ) -> Permit:
         """Wait for leave to send ``route``'s request (FIFO within its bucket).
 
-        ``global_key`` names the token's global window (``None``: exempt). ``front`` puts a retry
-        ahead of requests that queued after it. Raises ``RateLimitedError`` if the wait would
-        exceed ``max_wait`` and ``InvalidRequestLimitError`` if the invalid-request budget is spent.
+        ``global_key`` names the token's global window (``None``: exempt). ``order`` (default:
+        now) ranks the request in its bucket's queue; a retry passes its first ``order`` to keep
+        its place. Raises ``RateLimitedError`` if the wait would exceed ``max_wait`` and
+        ``InvalidRequestLimitError`` if the invalid-request budget is spent.
         """
         if self._invalid_local >= self.invalid_limit:
             count = await self._store_call(self.store.invalid_count(self.invalid_window))
@@ -140,6 +145,8 @@ class RateLimiter:
                     f"refusing to send {route.display}: {count} requests got 401/403/429 in the "
                     f"last {self.invalid_window:.0f} s (limit {self.invalid_limit})"
                 )
+        if order is None:
+            order = next(self._orders)
         route_key, major = route.bucket_route, route.major
         qkey = f"{route_key}\x00{major}"
 
@@ -153,7 +160,7 @@ class RateLimiter:
             return ((key, ticket) if ticket is not None else None), wait, key
 
         bucket_key, ticket = await self._through(
-            qkey, take_bucket, front=front, max_wait=max_wait, what=route.display
+            qkey, take_bucket, order=order, max_wait=max_wait, what=route.display
         )
         slot: str | None = None
         if global_key is not None:
@@ -172,7 +179,7 @@ class RateLimiter:
                 slot = await self._through(
                     _global_wake(gkey),
                     take_global,
-                    front=front,
+                    order=next(self._orders),
                     max_wait=max_wait,
                     what="global limit",
                 )
@@ -214,7 +221,7 @@ class RateLimiter:
         qkey: str,
         take: Callable[[], Awaitable[tuple[T | None, float, str]]],
         *,
-        front: bool,
+        order: float,
         max_wait: float,
         what: str,
     ) -> T:
@@ -222,13 +229,13 @@ class RateLimiter:
         q = self._queues.get(qkey)
         if q is None:
             q = self._queues[qkey] = _Queue()
-        w = _Waiter()
-        if front:
-            q.waiters.appendleft(w)
-            if q.sleeping is not None:
-                _resolve(q.sleeping)  # the head yields its place to this retry
-        else:
-            q.waiters.append(w)
+        w = _Waiter(order)
+        i = len(q.waiters)
+        while i > 0 and q.waiters[i - 1].order > order:
+            i -= 1
+        q.waiters.insert(i, w)
+        if i == 0 and q.sleeping is not None:
+            _resolve(q.sleeping)  # the head yields its place to an earlier request
         if q.active is None and q.waiters[0] is w:
             w.turn.set_result(None)
         try:
@@ -329,6 +336,9 @@ class RateLimiter:
         If the caller is cancelled, ``on_cancel`` receives the result once it is there (to give
         back a permit nobody will use).
         """
+        if not self.store.shared:
+            # the in-process store never suspends: nothing can interrupt it half-way
+            return await coro
         task = asyncio.ensure_future(coro)
         try:
             return await asyncio.shield(task)

@@ -35,6 +35,21 @@ class _Bucket:
     answered: int = 0  # permits finished (answered, abandoned or refunded), ever
     last_send: float = 0.0
     blocked_until: float = 0.0
+    snap: float = 0.0  # server time (epoch) of the adopted snapshot
+    reset_id: float = 0.0  # server time (epoch) at which the last refill's slot freed
+    basis: int = -1  # ``sent`` when the newest snapshot was adopted (-1: avail has another basis)
+
+
+#: Two Reset values closer than this may name the same slot (millisecond rounding).
+SAME_SLOT = 0.002
+#: A ticket packs the request's sequence number and the answered count when it was sent.
+TICKET = 1 << 24
+
+
+def unpack_ticket(ticket: int, answered_now: int) -> tuple[int, int]:
+    """``(sequence number, answered count at send)`` from a ticket."""
+    seq, low = divmod(ticket, TICKET)
+    return seq, answered_now - ((answered_now - low) % TICKET)
 
 
 @dataclass(slots=True)
@@ -128,7 +143,7 @@ class MemoryStore(RateLimitStore):
                 wait = b.reset_at - now
         if not granted:
             return key, None, wait
-        ticket = b.answered
+        ticket = b.sent * TICKET + b.answered % TICKET
         b.sent += 1
         b.last_send = now
         if key.startswith("r:"):
@@ -149,6 +164,10 @@ class MemoryStore(RateLimitStore):
         """``bucket_update`` without the coroutine."""
         now = self.now()
         b = self._buckets.get(key)
+        seq, sent_after = 0, 0
+        if b is not None:
+            seq, answered_at_send = unpack_ticket(ticket, b.answered)
+            sent_after = b.sent - answered_at_send - 1  # others, counted by tickets
         if b is not None and b.answered < b.sent:
             b.answered += 1
             self._unnamed_done(key, major)
@@ -167,41 +186,72 @@ class MemoryStore(RateLimitStore):
         if info.bucket is not None:
             self._routes[route_key] = info.bucket
             target = f"b:{info.bucket}:{major}"
-        merged = False  # answered in a bucket whose counters did not include this request
-        others = 0
+        others: int | None = None  # requests that may have been handled after this one
         if target != key:
             t = self._buckets.get(target)
             if t is None and b is not None:
                 self._buckets[target] = t = b  # the provisional bucket becomes the named one
                 del self._buckets[key]
-                others = b.sent - ticket - 1
+                others = sent_after
             elif t is None:
                 t = self._buckets[target] = _Bucket()
-            else:
-                merged = True
+                others = 0
+            else:  # counted in a bucket whose counters did not include this request
                 if b is not None and b.sent == b.answered:
                     self._buckets.pop(key, None)
             b = t
         elif b is None:
             b = self._buckets[key] = _Bucket()
+            others = 0
         else:
-            others = b.sent - ticket - 1
+            others = sent_after
+        own = target == key or others is not None  # this request was counted in ``b``
         reset_after = max(0.0, info.reset_after)
-        # Requests answered meanwhile in the bucket this one merged into may have been handled
-        # after it: its snapshot cannot be placed among theirs, so only a 429 is believed.
-        estimate = info.remaining - max(0, others) - self._unnamed.get(major, 0)
+        # The server's own time for this snapshot (Reset - Reset-After): the newest snapshot has
+        # seen every request already answered, so only those still in flight can come after it.
+        served = None if info.reset is None else info.reset - reset_after
+        # (strictly later than any snapshot seen, beyond the millisecond rounding of the headers)
+        newest = served is not None and served > b.snap + SAME_SLOT
+        if newest:
+            others = b.sent - b.answered
+        unnamed = self._unnamed.get(major, 0)
+        estimate = None if others is None else info.remaining - max(0, others) - unnamed
         fresh = b.limit is None or b.unlimited
-        if info.limited or (not merged and (fresh or b.reset_used or estimate >= b.avail)):
+        if info.limited or fresh:
+            if estimate is None:
+                estimate = min(0, info.remaining - (b.sent - b.answered) - unnamed)
             b.avail = estimate
-            b.reset_at = now + reset_after
-            b.reset_used = False
-        elif merged and fresh:
-            b.avail = min(0, estimate)
-            b.reset_at = now + reset_after
-            b.reset_used = False
+            b.basis = b.sent if newest else -1
+            self._refill(b, now, reset_after, info.reset)
+        elif estimate is not None and (estimate > b.avail or (estimate == b.avail and newest)):
+            b.avail = estimate
+            b.basis = b.sent if newest else -1
+            if info.reset is None:
+                self._refill(b, now, reset_after, None)
+        elif newest:
+            b.basis = -1
+        elif own and served is not None and 0 <= seq < b.basis and served < b.snap - SAME_SLOT:
+            # handled before the adopted snapshot, which counted it already, yet subtracted
+            # it as still in flight: give that slot back
+            b.avail += 1
+        if newest and served is not None:
+            b.snap = served
+            # the oldest slot of the newest snapshot frees at Reset: one refill then, unless
+            # that slot was already counted as a refill
+            if (b.reset_used or now + reset_after < b.reset_at) and (
+                info.reset is not None and info.reset > b.reset_id + SAME_SLOT
+            ):
+                self._refill(b, now, reset_after, info.reset)
         b.limit = info.limit
         b.unlimited = False
         b.window = max(b.window, reset_after)
+
+    @staticmethod
+    def _refill(b: _Bucket, now: float, reset_after: float, reset: float | None) -> None:
+        b.reset_at = now + reset_after
+        b.reset_used = False
+        if reset is not None:
+            b.reset_id = reset
 
     def refund_sync(self, key: str) -> None:
         """``bucket_refund`` without the coroutine."""

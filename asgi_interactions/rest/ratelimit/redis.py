@@ -2,7 +2,9 @@
 shared by every worker and host that uses the same Redis (needs the ``redis`` extra).
 
 Each operation is one Lua script, so it is atomic across processes, and uses Redis's own clock
-(``TIME``), so hosts need no clock agreement. The bucket rules mirror ``MemoryStore`` exactly.
+(``TIME``), so hosts need no clock agreement. The bucket rules are ``MemoryStore``'s, except its
+newest-snapshot refinement (ordering answers by ``X-RateLimit-Reset``), not ported yet: the
+Redis estimate is the ticket-based lower bound, safe but a little less eager.
 If Redis cannot be reached, the store falls back to a local ``MemoryStore``, logs it once, and
 returns to Redis when it answers again. Single-node Redis (or a primary): keys are built inside
 the scripts, so Redis Cluster is not supported.
@@ -34,13 +36,14 @@ local function now_s()
 end
 local function fmt(x) return string.format('%.6f', x) end
 local FIELDS = {'limit', 'unl', 'avail', 'reset_at', 'used', 'window', 'sent', 'ans', 'last',
-                'blocked'}
+                'blocked', 'snap', 'rid'}
 local function load(key)
   local f = redis.call('HMGET', key, unpack(FIELDS))
   return {limit = tonumber(f[1]) or -1, unl = tonumber(f[2]) or 0, avail = tonumber(f[3]) or 0,
           reset_at = tonumber(f[4]) or 0, used = tonumber(f[5]) or 0,
           window = tonumber(f[6]) or 0, sent = tonumber(f[7]) or 0, ans = tonumber(f[8]) or 0,
           last = tonumber(f[9]) or 0, blocked = tonumber(f[10]) or 0,
+          snap = tonumber(f[11]) or 0, rid = tonumber(f[12]) or 0,
           exists = f[7] ~= false}
 end
 local function unnamed_done(P, key, major, n)
@@ -52,7 +55,8 @@ end
 local function save(key, b, now, idle)
   redis.call('HSET', key, 'limit', b.limit, 'unl', b.unl, 'avail', b.avail,
              'reset_at', fmt(b.reset_at), 'used', b.used, 'window', fmt(b.window),
-             'sent', b.sent, 'ans', b.ans, 'last', fmt(b.last), 'blocked', fmt(b.blocked))
+             'sent', b.sent, 'ans', b.ans, 'last', fmt(b.last), 'blocked', fmt(b.blocked),
+             'snap', fmt(b.snap), 'rid', fmt(b.rid))
   local keep = math.max(b.reset_at, b.last + b.window, b.blocked) - now + idle
   redis.call('PEXPIRE', key, math.max(1000, math.floor(keep * 1000)))
 end
@@ -111,6 +115,7 @@ local P, key, route, major = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ticket, has_info, limit = tonumber(ARGV[5]), ARGV[6] == '1', tonumber(ARGV[7])
 local remaining, reset_after, bucket = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
 local limited, idle = ARGV[11] == '1', tonumber(ARGV[12])
+local reset = tonumber(ARGV[13])
 local now = now_s()
 local b = load(key)
 if b.exists and b.ans < b.sent then
@@ -163,10 +168,13 @@ if reset_after < 0 then reset_after = 0 end
 local unnamed = tonumber(redis.call('GET', P .. 'pm:' .. major) or '0')
 local estimate = remaining - math.max(0, others) - unnamed
 local fresh = b.limit < 0 or b.unl == 1
-if limited or ((not merged) and (fresh or b.used == 1 or estimate >= b.avail)) then
+if limited or ((not merged) and (fresh or estimate >= b.avail)) then
   b.avail = estimate; b.reset_at = now + reset_after; b.used = 0
+  if reset >= 0 then b.rid = reset; b.snap = reset - reset_after end
 elseif merged and fresh then
   b.avail = math.min(0, estimate); b.reset_at = now + reset_after; b.used = 0
+elseif b.used == 1 and reset >= 0 and reset > math.max(b.rid, b.snap) + 0.002 then
+  b.reset_at = now + reset_after; b.used = 0; b.rid = reset
 end
 b.limit = limit
 b.unl = 0
@@ -368,7 +376,7 @@ class RedisStore(RateLimitStore):
             self.local.update_sync(key[len(_LOCAL) :], route_key, major, ticket, info)
             return
         if info is None:
-            fields: tuple[Any, ...] = ("0", -1, 0, 0.0, "", "0")
+            fields: tuple[Any, ...] = ("0", -1, 0, 0.0, "", "0", -1)
         else:
             fields = (
                 "1",
@@ -377,9 +385,18 @@ class RedisStore(RateLimitStore):
                 info.reset_after,
                 info.bucket or "",
                 "1" if info.limited else "0",
+                -1 if info.reset is None else repr(info.reset),
             )
         await self._call(
-            self._update, self.prefix, key, route_key, major, ticket, *fields, self.idle_ttl
+            self._update,
+            self.prefix,
+            key,
+            route_key,
+            major,
+            ticket,
+            *fields[:6],
+            self.idle_ttl,
+            fields[6],
         )
 
     async def bucket_refund(self, key: str) -> None:

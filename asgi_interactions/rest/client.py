@@ -509,10 +509,16 @@ class RestClient:
 
     # ---------------------------------------------------------------- application commands
 
-    async def get_global_commands(self, application_id: int | str) -> Any:
-        """List the application's global commands."""
+    async def get_global_commands(
+        self, application_id: int | str, *, with_localizations: bool = True
+    ) -> Any:
+        """List the application's global commands (with every locale's names and descriptions
+        unless ``with_localizations=False``)."""
         return await self.request(
-            "GET", "/applications/{application_id}/commands", application_id=application_id
+            "GET",
+            "/applications/{application_id}/commands",
+            params={"with_localizations": with_localizations},
+            application_id=application_id,
         )
 
     async def bulk_overwrite_global_commands(
@@ -526,11 +532,19 @@ class RestClient:
             json=list(commands),
         )
 
-    async def get_guild_commands(self, application_id: int | str, guild_id: int | str) -> Any:
-        """List the application's commands in one guild."""
+    async def get_guild_commands(
+        self,
+        application_id: int | str,
+        guild_id: int | str,
+        *,
+        with_localizations: bool = True,
+    ) -> Any:
+        """List the application's commands in one guild (localizations as for
+        ``get_global_commands``)."""
         return await self.request(
             "GET",
             "/applications/{application_id}/guilds/{guild_id}/commands",
+            params={"with_localizations": with_localizations},
             application_id=application_id,
             guild_id=guild_id,
         )

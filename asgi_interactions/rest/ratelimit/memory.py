@@ -226,8 +226,18 @@ class MemoryStore(RateLimitStore):
         elif estimate is not None and (estimate > b.avail or (estimate == b.avail and newest)):
             b.avail = estimate
             b.basis = b.sent if newest else -1
-            if info.reset is None:
-                self._refill(b, now, reset_after, None)
+            # The refill belongs to the snapshot ``avail`` came from: an older snapshot's unused
+            # refill may name a slot that had freed before this one was handled (this
+            # ``remaining`` counts it already), so it must not be kept alongside. This
+            # snapshot's oldest slot frees no later than the older one's (it is in this window),
+            # so taking its refill loses nothing; only a refill already spent on that very slot
+            # stays spent.
+            if not (
+                b.reset_used
+                and info.reset is not None
+                and abs(info.reset - b.reset_id) <= SAME_SLOT
+            ):
+                self._refill(b, now, reset_after, info.reset)
         elif newest:
             b.basis = -1
         elif own and served is not None and 0 <= seq < b.basis and served < b.snap - SAME_SLOT:

@@ -7,8 +7,10 @@ Starlette is used only where it pays, to patch a parent app's routing at startup
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -117,6 +119,7 @@ class InteractionApp:
         max_concurrency: int = 1000,
         sync_commands: bool = False,
         serverless: bool = False,
+        freeze_gc: bool = True,
     ) -> None:
         key = public_key if public_key is not None else os.environ.get("DISCORD_PUBLIC_KEY")
         if not key:
@@ -145,6 +148,7 @@ class InteractionApp:
         self.max_concurrency = max_concurrency
         self.sync_commands_at_startup = sync_commands
         self.serverless = serverless
+        self.freeze_gc = freeze_gc
         self._handlers: dict[int, Handler] = {}
         tree = self._tree = CommandTree()
         # The command layer's decorators, bound here so they keep CommandTree's exact types.
@@ -302,6 +306,8 @@ class InteractionApp:
                     await self.gateway.start()
                 if self.sync_commands_at_startup:
                     await self._sync_at_startup()
+                if self.freeze_gc:
+                    _freeze_heap_once()
             except BaseException:
                 self._users -= 1
                 await self._close_resources()
@@ -562,7 +568,15 @@ class InteractionApp:
             return InitialResponse(_notice(BUSY_TEXT, itype), []), None
 
         loop = asyncio.get_running_loop()
-        task = loop.create_task(self._run(ctx, handler), name=f"interaction {interaction.id}")
+        name = f"interaction {interaction.id}"
+        if sys.version_info >= (3, 12):
+            # Eager: a handler that never suspends finishes here, with no loop round trip;
+            # unlike stepping the coroutine by hand, current_task() is the handler's own task.
+            task = asyncio.Task(self._run(ctx, handler), loop=loop, name=name, eager_start=True)
+            if task.done():
+                return ctx._initial.result(), task
+        else:
+            task = loop.create_task(self._run(ctx, handler), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         timer = None
@@ -662,6 +676,22 @@ class InteractionApp:
         finally:
             if not initial.sent.done():
                 initial.sent.set_result(None)
+
+
+_heap_frozen = False
+
+
+def _freeze_heap_once() -> None:
+    """Move everything alive after startup out of the collector's reach, once per process.
+
+    Imports leave tens of thousands of long-lived objects; without this every full collection
+    walks them all, which showed up as 10-20 ms p99 spikes under load.
+    """
+    global _heap_frozen
+    if not _heap_frozen:
+        gc.collect()
+        gc.freeze()
+        _heap_frozen = True
 
 
 class _Notice:

@@ -43,6 +43,9 @@ def _kind(interaction_type: int) -> str:
         return f"type {interaction_type}"
 
 
+_PING_ONLY_PONG = "a PING is answered with PONG ({'type': 1}), nothing else"
+
+
 def callback_payload(
     result: Result, interaction_type: int, *, from_message: bool | None = None
 ) -> tuple[dict[str, Any], Files]:
@@ -52,15 +55,11 @@ def callback_payload(
     pass ``from_message=False`` when the modal came from a command), Modal -> 9, str -> 4,
     choices -> 8 (first 25, in order). A dict with a ``type`` key is sent as given.
     """
-    if isinstance(result, Mapping):
-        if "type" not in result:
-            raise InvalidResponseError("a raw response dict needs a 'type' (callback type)")
-        return dict(result), []
-    if interaction_type == InteractionType.PING:
-        raise InvalidResponseError("a PING is answered with PONG ({'type': 1}), nothing else")
     if isinstance(result, str):
         result = Message(result)
     if isinstance(result, Message):
+        if interaction_type == InteractionType.PING:
+            raise InvalidResponseError(_PING_ONLY_PONG)
         if interaction_type == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
             raise InvalidResponseError(
                 "an autocomplete handler must return choices (a list of Choice/str/int/float)"
@@ -77,6 +76,12 @@ def callback_payload(
                     f"valid for a {_kind(interaction_type)} interaction"
                 )
         return {"type": int(callback), "data": result.to_data()}, result.files
+    if isinstance(result, Mapping):  # after Message: the ABC check is the costly one
+        if "type" not in result:
+            raise InvalidResponseError("a raw response dict needs a 'type' (callback type)")
+        return dict(result), []
+    if interaction_type == InteractionType.PING:
+        raise InvalidResponseError(_PING_ONLY_PONG)
     if isinstance(result, Modal):
         if interaction_type in (
             InteractionType.MODAL_SUBMIT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import itertools
 import logging
@@ -13,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx2
 import pydantic_core
@@ -33,6 +34,7 @@ from .routes import Route
 __all__ = ["DEFAULT_BASE_URL", "RestClient"]
 
 log = logging.getLogger("asgi_interactions.rest")
+_debug = functools.partial(log.isEnabledFor, logging.DEBUG)
 
 DEFAULT_BASE_URL = "https://discord.com/api/v10"
 _ORDER = itertools.count()  # requests' places in the limiter's queues (retries keep theirs)
@@ -129,6 +131,7 @@ class RestClient:
         self._global_key = (
             "token:" + hashlib.sha256(token.encode()).hexdigest()[:24] if token else "anonymous"
         )
+        self._auth_header = f"Bot {token}"
         self._http: httpx2.AsyncClient | None = None
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._token_rejected = False
@@ -218,7 +221,7 @@ class RestClient:
         global_key = None if route.exempt_from_global else self._global_key
         headers: dict[str, str] = {}
         if use_token:
-            headers["Authorization"] = f"Bot {self._token}"
+            headers["Authorization"] = self._auth_header
         if reason is not None:
             headers["X-Audit-Log-Reason"] = quote(reason, safe=" ")
         content: bytes | None = None
@@ -230,8 +233,12 @@ class RestClient:
         elif json is not None:
             content = pydantic_core.to_json(json)
             headers["Content-Type"] = "application/json"
-        query = {k: _query_value(v) for k, v in params.items()} if params else None
+        # the whole URL as one string: HTTPX2 parses it once (params= would parse it again)
         url = self.base_url + route.path
+        if params:
+            query = _query_string(params)
+            if query:
+                url += "?" + query
 
         attempt = 0
         order: int | None = None  # a retry keeps its first place in the queues
@@ -242,9 +249,7 @@ class RestClient:
                 route, global_key, order=order, max_wait=self.max_rate_limit
             )
             try:
-                response = await self._send(
-                    permit, method, url, headers, content, multipart, query, use_token
-                )
+                response = await self._send(permit, method, url, headers, content, multipart, use_token)
             except NOT_SENT as exc:
                 if attempt >= self.max_retries:
                     raise
@@ -259,8 +264,9 @@ class RestClient:
                 continue
             status = response.status_code
             if status < 300:
-                await self._record(permit, route, response, use_token)
-                log.debug("%s -> %d", route.display, status)
+                await permit.complete(_bucket_info(response, limited=False))
+                if _debug():
+                    log.debug("%s -> %d", route.display, status)
                 return _decode(response)
             retry = await self._handle_error(permit, route, response, attempt, use_token)
             attempt += 1
@@ -275,7 +281,6 @@ class RestClient:
         headers: dict[str, str],
         content: bytes | None,
         multipart: list[tuple[str, Any]] | None,
-        params: dict[str, Any] | None,
         auth: bool,
     ) -> httpx2.Response:
         """Send with the permit held, and account for it whatever happens.
@@ -283,34 +288,30 @@ class RestClient:
         If the caller is cancelled before the request's first byte left, the request is dropped
         and the permit refunded. Once sending has begun, the request runs to its end in the
         background and its answer still updates the limits (Discord may act on it anyway), so a
-        cancelled caller never leaves a bucket believing in a slot that is not there.
+        cancelled caller never leaves a bucket believing in a slot that is not there. That is
+        why the exchange runs in its own task: the one task per request the client creates.
         """
         assert self._http is not None
         http = self._http
-        started = False
-
-        async def trace(event: str, info: Any) -> None:
-            nonlocal started
-            if event.endswith("send_request_headers.started"):
-                started = True
+        tracer = _Started()
+        request = http.build_request(
+            method,
+            url,
+            headers=headers,
+            content=content,
+            files=multipart,
+            extensions={"trace": tracer},
+        )
 
         async def send() -> httpx2.Response:
             async with self._in_flight:
-                return await http.request(
-                    method,
-                    url,
-                    headers=headers,
-                    content=content,
-                    files=multipart,
-                    params=params,
-                    extensions={"trace": trace},
-                )
+                return await http.send(request)
 
         task = asyncio.ensure_future(send())
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            if not started:
+            if not tracer.started:
                 task.cancel()
                 permit.refund()
                 task.add_done_callback(_quiet)
@@ -322,7 +323,7 @@ class RestClient:
             permit.refund()
             raise
         except BaseException:
-            if started:
+            if tracer.started:
                 permit.abandon()
             else:
                 permit.refund()
@@ -691,32 +692,72 @@ def _float(value: Any) -> float | None:
         return None
 
 
-def _query_value(value: Any) -> Any:
+def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value
+    return str(value)
+
+
+def _query_string(params: Mapping[str, Any]) -> str:
+    """``params`` as a query string: booleans as ``true``/``false``, sequences as repeated keys
+    (Discord's array form), ``None`` values left out."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            pairs += [(key, _query_value(v)) for v in value if v is not None]
+        else:
+            pairs.append((key, _query_value(value)))
+    return urlencode(pairs)
+
+
+class _Started:
+    """HTTPX2 trace hook that notes when the request's first byte is about to leave."""
+
+    __slots__ = ("started",)
+
+    def __init__(self) -> None:
+        self.started = False
+
+    async def __call__(self, event: str, info: Any) -> None:
+        if not self.started and event.endswith("send_request_headers.started"):
+            self.started = True
+
+
+def _rate_headers(response: httpx2.Response) -> dict[bytes, bytes]:
+    """The ``X-RateLimit-*`` headers (lower-cased names), in one pass over the raw headers."""
+    found: dict[bytes, bytes] = {}
+    for name, value in response.headers.raw:
+        if len(name) > 12 and name[:12].lower() == b"x-ratelimit-":
+            found[name[12:].lower()] = value
+    return found
 
 
 def _bucket_info(
     response: httpx2.Response, *, limited: bool, retry_after: float = 0.0
 ) -> BucketInfo | None:
-    h = response.headers
-    limit = h.get("x-ratelimit-limit")
-    remaining = h.get("x-ratelimit-remaining")
-    reset_after = _float(h.get("x-ratelimit-reset-after"))
+    h = _rate_headers(response)
+    limit = h.get(b"limit")
+    remaining = h.get(b"remaining")
+    reset_after = _float(h.get(b"reset-after"))
     if limit is None or remaining is None or reset_after is None:
-        return None if limited else BucketInfo(None)
+        return None if limited else _NO_HEADERS
+    bucket = h.get(b"bucket")
     try:
         return BucketInfo(
             int(limit),
             0 if limited else int(remaining),
             max(reset_after, retry_after),
-            h.get("x-ratelimit-bucket"),
+            None if bucket is None else bucket.decode("ascii", "replace"),
             limited=limited,
-            reset=None if limited else _float(h.get("x-ratelimit-reset")),
+            reset=None if limited else _float(h.get(b"reset")),
         )
     except ValueError:
-        return None if limited else BucketInfo(None)
+        return None if limited else _NO_HEADERS
+
+
+_NO_HEADERS = BucketInfo(None)
 
 
 def _decode(response: httpx2.Response) -> Any:

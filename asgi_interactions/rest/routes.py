@@ -24,13 +24,48 @@ MAJOR_PARAMETERS = (
 SECRET_PARAMETERS = frozenset({"webhook_token", "interaction_token", "token"})
 
 
-@lru_cache(maxsize=512)
-def _fields(template: str) -> tuple[str, ...]:
-    return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
-
-
+@lru_cache(maxsize=4096)
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+class _Template:
+    """A route template parsed once: literal pieces, fields, major parameters, bucket route."""
+
+    __slots__ = ("bucket_route", "exempt", "fields", "majors", "pieces")
+
+    def __init__(self, method: str, template: str) -> None:
+        parsed = list(string.Formatter().parse(template))
+        self.pieces = tuple((literal, name) for literal, name, _, _ in parsed)
+        self.fields = tuple(name for _, name in self.pieces if name)
+        self.majors = tuple(
+            (name, name in SECRET_PARAMETERS) for name in MAJOR_PARAMETERS if name in self.fields
+        )
+        # Adding and removing reactions share one bucket per channel whatever the message or
+        # emoji, so those routes collapse to one key: a burst over several messages is not let
+        # through while that bucket is still unknown.
+        if method in ("PUT", "DELETE") and "/reactions/" in template:
+            self.bucket_route = "REACTIONS /channels/{channel_id}"
+        else:
+            self.bucket_route = f"{method} {template}"
+        self.exempt = template.startswith("/interactions/") or (
+            template.startswith("/webhooks/") and "{webhook_token}" in template
+        )
+
+
+@lru_cache(maxsize=1024)
+def _compile(method: str, template: str) -> _Template:
+    return _Template(method, template)
+
+
+def _fields(template: str) -> tuple[str, ...]:
+    return _compile("GET", template).fields
+
+
+def _segment(value: Any) -> str:
+    if type(value) is int:
+        return str(value)  # digits need no encoding
+    return quote(str(value), safe="")
 
 
 class Route:
@@ -39,55 +74,55 @@ class Route:
     ``Route("GET", "/channels/{channel_id}/messages/{message_id}", channel_id=1, message_id=2)``.
     The template (not the filled path) identifies the route for bucketing; the major parameters
     (channel, guild, webhook id + token, interaction id + token) split it into independent buckets.
+    Templates are parsed once and cached, so building a route costs a few string joins.
     """
 
-    __slots__ = ("method", "params", "template")
+    __slots__ = ("_compiled", "_major", "method", "params", "template")
 
     def __init__(self, method: str, template: str, /, **params: Any) -> None:
         if not template.startswith("/"):
             raise ValueError(f"route template must start with '/': {template!r}")
-        self.method = method.upper()
+        self.method = method = method.upper()
         self.template = template
-        missing = [name for name in _fields(template) if name not in params]
-        if missing:
-            raise TypeError(f"missing path parameter(s) for {template}: {', '.join(missing)}")
+        compiled = self._compiled = _compile(method, template)
+        for name in compiled.fields:
+            if name not in params:
+                missing = [n for n in compiled.fields if n not in params]
+                raise TypeError(f"missing path parameter(s) for {template}: {', '.join(missing)}")
         self.params: Mapping[str, Any] = params
+        self._major: str | None = None
 
     @property
     def path(self) -> str:
         """The filled path, each parameter percent-encoded (emoji included)."""
-        return self.template.format_map(
-            {name: quote(str(self.params[name]), safe="") for name in _fields(self.template)}
+        params = self.params
+        return "".join(
+            literal + _segment(params[name]) if name else literal
+            for literal, name in self._compiled.pieces
         )
 
     @property
     def bucket_route(self) -> str:
-        """The key a bucket is known by until Discord names its hash.
-
-        Adding and removing reactions share one bucket per channel whatever the message or emoji,
-        so those routes collapse to one key: a burst over several messages is not let through
-        while that bucket is still unknown.
-        """
-        if self.method in ("PUT", "DELETE") and "/reactions/" in self.template:
-            return "REACTIONS /channels/{channel_id}"
-        return f"{self.method} {self.template}"
+        """The key a bucket is known by until Discord names its hash (reaction routes share one
+        key per channel, as they share one bucket)."""
+        return self._compiled.bucket_route
 
     @property
     def major(self) -> str:
         """The major parameter values (secrets hashed), e.g. ``"channel_id=1"``."""
-        parts = []
-        for name in MAJOR_PARAMETERS:
-            if name in self.params:
-                value = str(self.params[name])
-                parts.append(f"{name}={_digest(value) if name in SECRET_PARAMETERS else value}")
-        return ",".join(parts)
+        major = self._major
+        if major is None:
+            params = self.params
+            major = self._major = ",".join(
+                f"{name}={_digest(str(params[name])) if secret else params[name]}"
+                for name, secret in self._compiled.majors
+            )
+        return major
 
     @property
     def exempt_from_global(self) -> bool:
         """Interaction callbacks and webhook-token routes are not under the global limit."""
-        return self.template.startswith("/interactions/") or (
-            self.template.startswith("/webhooks/") and "{webhook_token}" in self.template
-        )
+        return self._compiled.exempt
 
     @property
     def display(self) -> str:

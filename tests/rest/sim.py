@@ -37,7 +37,7 @@ class SimResult:
     sent: int = 0
     refused: list[tuple[float, str, str]] = field(default_factory=list)
     finished: float = 0.0
-    send_times: list[tuple[float, str]] = field(default_factory=list)
+    send_times: list[tuple[float, str, str]] = field(default_factory=list)
 
 
 class SyncStore:
@@ -73,7 +73,7 @@ def simulate(
     windows: dict[tuple[str, str], deque[float]] = {}
     queues: dict[tuple[str, str], deque[SimRoute]] = {}
     asleep: dict[tuple[str, str], int] = {}  # queue -> token of its pending wake-up
-    busy: set[tuple[str, str]] = set()
+    busy: dict[tuple[str, str], None] = {}  # queues with waiters (ordered: deterministic)
     res = SimResult()
 
     def push(t: float, kind: str, data: object) -> None:
@@ -98,7 +98,7 @@ def simulate(
             q = (data.route_key, data.major)
             queues.setdefault(q, deque()).append(data)
             if q not in busy:
-                busy.add(q)
+                busy[q] = None
                 wake(q, t)
         elif kind == "try":
             q, token = data  # type: ignore[misc]
@@ -118,7 +118,7 @@ def simulate(
             if queues[q]:
                 wake(q, t)
             else:
-                busy.discard(q)
+                busy.pop(q, None)
                 del queues[q]
         elif kind == "handle":
             r, key, ticket, d_back = data  # type: ignore[misc]
@@ -127,7 +127,7 @@ def simulate(
             while log and log[0] <= t - window:
                 log.popleft()
             res.sent += 1
-            res.send_times.append((t, r.group))
+            res.send_times.append((t, r.group, r.major))
             if len(log) >= limit:
                 res.refused.append((t, r.group, r.major))
                 retry = log[0] + window - t
@@ -150,7 +150,7 @@ def simulate(
             if info.limited:  # retried at the head of its queue, as the client does
                 q = (r.route_key, r.major)
                 queues.setdefault(q, deque()).appendleft(r)
-                busy.add(q)
+                busy[q] = None
             for q in list(busy):  # an answer may free permits: heads ask again
                 wake(q, t)
     return res

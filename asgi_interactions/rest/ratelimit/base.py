@@ -43,6 +43,27 @@ class RateLimitStore(ABC):
     #: Whether other processes change this store's state (callers then poll instead of waiting
     #: for local notifications only).
     shared: bool = False
+    #: Whether the ``*_sync`` methods below are implemented (an in-process store that never
+    #: waits): the limiter then calls them directly on its fast path.
+    sync: bool = False
+
+    def acquire_sync(self, route_key: str, major: str) -> tuple[str, int | None, float]:
+        """``bucket_acquire`` without a coroutine (only when ``sync``)."""
+        raise NotImplementedError
+
+    def update_sync(
+        self, key: str, route_key: str, major: str, ticket: int, info: BucketInfo | None
+    ) -> None:
+        """``bucket_update`` without a coroutine (only when ``sync``)."""
+        raise NotImplementedError
+
+    def global_acquire_sync(self, key: str, limit: int, window: float) -> tuple[str | None, float]:
+        """``global_acquire`` without a coroutine (only when ``sync``)."""
+        raise NotImplementedError
+
+    def global_release_sync(self, key: str, slot: str, hold: float) -> None:
+        """``global_release`` without a coroutine (only when ``sync``)."""
+        raise NotImplementedError
 
     @abstractmethod
     async def bucket_acquire(self, route_key: str, major: str) -> tuple[str, int | None, float]:

@@ -79,7 +79,11 @@ class Permit:
         if self._done:
             return
         self._done = True
-        await self._limiter._store_call(self._limiter._finish(self, info, sent=True))
+        limiter = self._limiter
+        if limiter.store.sync:
+            limiter._finish_sync(self, info)
+        else:
+            await limiter._store_call(limiter._finish(self, info, sent=True))
 
     def abandon(self) -> None:
         """The request may have reached Discord but its answer will not be read."""
@@ -145,47 +149,62 @@ class RateLimiter:
                     f"refusing to send {route.display}: {count} requests got 401/403/429 in the "
                     f"last {self.invalid_window:.0f} s (limit {self.invalid_limit})"
                 )
-        if order is None:
-            order = next(self._orders)
         route_key, major = route.bucket_route, route.major
         qkey = f"{route_key}\x00{major}"
+        store = self.store
+        granted: tuple[str, int] | None = None
+        if store.sync and qkey not in self._queues:
+            # fast path: nobody queued in this bucket, an in-process store answers at once
+            key, ticket, _ = store.acquire_sync(route_key, major)
+            if ticket is not None:
+                granted = key, ticket
+        if granted is None:
+            if order is None:
+                order = next(self._orders)
 
-        async def take_bucket() -> tuple[tuple[str, int] | None, float, str]:
-            key, ticket, wait = await self._store_call(
-                self.store.bucket_acquire(route_key, major),
-                on_cancel=lambda r: (
-                    self._spawn(self._refund_bucket(r[0])) if r[1] is not None else None
-                ),
+            async def take_bucket() -> tuple[tuple[str, int] | None, float, str]:
+                key, ticket, wait = await self._store_call(
+                    store.bucket_acquire(route_key, major),
+                    on_cancel=lambda r: (
+                        self._spawn(self._refund_bucket(r[0])) if r[1] is not None else None
+                    ),
+                )
+                return ((key, ticket) if ticket is not None else None), wait, key
+
+            granted = await self._through(
+                qkey, take_bucket, order=order, max_wait=max_wait, what=route.display
             )
-            return ((key, ticket) if ticket is not None else None), wait, key
-
-        bucket_key, ticket = await self._through(
-            qkey, take_bucket, order=order, max_wait=max_wait, what=route.display
-        )
+        bucket_key, ticket = granted
         slot: str | None = None
         if global_key is not None:
             gkey = global_key
+            gwake = _global_wake(gkey)
+            if store.sync and gwake not in self._queues:
+                slot, _ = store.global_acquire_sync(gkey, self.global_limit, self.global_window)
+            if slot is None:
 
-            async def take_global() -> tuple[str | None, float, str]:
-                slot, wait = await self._store_call(
-                    self.store.global_acquire(gkey, self.global_limit, self.global_window),
-                    on_cancel=lambda r: (
-                        self._spawn(self._refund_global(gkey, r[0])) if r[0] is not None else None
-                    ),
-                )
-                return slot, wait, _global_wake(gkey)
+                async def take_global() -> tuple[str | None, float, str]:
+                    slot, wait = await self._store_call(
+                        store.global_acquire(gkey, self.global_limit, self.global_window),
+                        on_cancel=lambda r: (
+                            self._spawn(self._refund_global(gkey, r[0]))
+                            if r[0] is not None
+                            else None
+                        ),
+                    )
+                    return slot, wait, gwake
 
-            try:
-                slot = await self._through(
-                    _global_wake(gkey),
-                    take_global,
-                    order=next(self._orders),
-                    max_wait=max_wait,
-                    what="global limit",
-                )
-            except BaseException:
-                self._spawn(self._refund_bucket(bucket_key))
-                raise
+                try:
+                    slot = await self._through(
+                        gwake,
+                        take_global,
+                        order=next(self._orders),
+                        max_wait=max_wait,
+                        what="global limit",
+                    )
+                except BaseException:
+                    self._spawn(self._refund_bucket(bucket_key))
+                    raise
         return Permit(self, route, bucket_key, ticket, global_key, slot)
 
     async def record_invalid(self) -> None:
@@ -306,6 +325,20 @@ class RateLimiter:
             await self.store.global_refund(global_key, slot)
         finally:
             self._notify(_global_wake(global_key))
+
+    def _finish_sync(self, permit: Permit, info: BucketInfo | None) -> None:
+        """``_finish`` for an answered request on an in-process store, without a coroutine."""
+        store, route = self.store, permit.route
+        try:
+            store.update_sync(
+                permit.bucket_key, route.bucket_route, route.major, permit.ticket, info
+            )
+            if permit.global_key is not None and permit.global_slot is not None:
+                store.global_release_sync(permit.global_key, permit.global_slot, self.global_window)
+        finally:
+            self._notify(permit.bucket_key)
+            if permit.global_key is not None:
+                self._notify(_global_wake(permit.global_key))
 
     async def _finish(self, permit: Permit, info: BucketInfo | None, *, sent: bool) -> None:
         route = permit.route

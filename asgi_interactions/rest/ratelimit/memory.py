@@ -38,8 +38,11 @@ class _Bucket:
     snap: float = 0.0  # server time (epoch) of the adopted snapshot
     reset_id: float = 0.0  # server time (epoch) at which the last refill's slot freed
     basis: int = -1  # ``sent`` when the newest snapshot was adopted (-1: avail has another basis)
+    held: int = 0  # unknown-route probes subtracted from ``avail`` in case they land here
 
 
+#: Seconds added to every Reset-After: Discord rounds it to the millisecond (maybe down).
+ROUNDING = 0.001
 #: Two Reset values closer than this may name the same slot (millisecond rounding).
 SAME_SLOT = 0.002
 #: A ticket packs the request's sequence number and the answered count when it was sent.
@@ -69,6 +72,8 @@ class MemoryStore(RateLimitStore):
     probe goes out and its answer tells the rest. This holds for sliding and fixed windows alike.
     """
 
+    sync = True
+
     def __init__(
         self, *, idle_ttl: float = 60.0, stale_after: float = 120.0, clock: object = None
     ) -> None:
@@ -79,6 +84,10 @@ class MemoryStore(RateLimitStore):
         # requests in flight on buckets whose hash is not known yet, per major parameters: any
         # of them may turn out to share a bucket with a route whose hash we know
         self._unnamed: dict[str, int] = {}
+        # probes (requests on buckets whose limit is unknown) in flight, per major parameters:
+        # major -> bucket key -> tickets. Two probes may share a bucket unless both name known,
+        # different hashes, so only such probes run side by side.
+        self._probes: dict[str, dict[str, list[int]]] = {}
         self._globals: dict[str, _Global] = {}
         self._invalid: deque[float] = deque()
         self._ids = itertools.count()
@@ -120,6 +129,9 @@ class MemoryStore(RateLimitStore):
             return key, None, b.blocked_until - now
         if b.sent > b.answered and now - b.last_send > self.stale_after:
             self._unnamed_done(key, major, b.sent - b.answered)
+            self._probes.get(major, {}).pop(key, None)
+            if self._probes.get(major) == {}:
+                del self._probes[major]
             b.answered = b.sent  # answers that never came: stop waiting for them
         inflight = b.sent - b.answered
         if b.reset_used and inflight == 0 and now >= b.last_send + b.window + 1.0:
@@ -130,7 +142,7 @@ class MemoryStore(RateLimitStore):
         if b.unlimited:
             granted = True
         elif b.limit is None:
-            granted = inflight == 0
+            granted = inflight == 0 and self._probe_ok(key, major)
         elif b.avail > 0:
             b.avail -= 1
             granted = True
@@ -148,7 +160,68 @@ class MemoryStore(RateLimitStore):
         b.last_send = now
         if key.startswith("r:"):
             self._unnamed[major] = self._unnamed.get(major, 0) + 1
+            self._hold(key, major)
+        if b.limit is None and not b.unlimited:
+            self._probes.setdefault(major, {}).setdefault(key, []).append(ticket)
         return key, ticket, 0.0
+
+    def _named(self, major: str) -> list[tuple[str, _Bucket]]:
+        """Buckets of ``major`` whose hash and limit are known (probes on unknown routes are
+        rare: a scan is cheaper than an index kept on every request)."""
+        suffix = ":" + major
+        return [
+            (k, b)
+            for k, b in self._buckets.items()
+            if k.startswith("b:") and k.endswith(suffix) and b.limit is not None
+        ]
+
+    def _hold(self, key: str, major: str) -> None:
+        """A request on an unknown route may land in any bucket of its major parameters: take
+        one slot from each that has one, until its answer names the bucket."""
+        for _, ob in self._named(major):
+            if not ob.unlimited and ob.avail > 0:
+                ob.avail -= 1
+                ob.held += 1
+
+    def _release(self, landed: str | None, major: str) -> None:
+        """An unknown route's request was answered: it landed in ``landed`` (``None``: no hash
+        named), so every other bucket gets back the slot it held for it."""
+        for k, ob in self._named(major):
+            if ob.held > 0:
+                ob.held -= 1
+                if landed is not None and k != landed:
+                    ob.avail += 1
+
+    def _probe_ok(self, key: str, major: str) -> bool:
+        """Whether a probe on ``key`` may go while the other probes on ``major`` are in flight.
+
+        A probe on a route whose hash is unknown may land in any bucket of its major parameters
+        (including the one another probe is learning), so it goes alone; probes on known,
+        different hashes are in different buckets and go side by side.
+        """
+        others = self._probes.get(major)
+        if not others:
+            return True
+        if not key.startswith("b:"):
+            return False
+        return all(k.startswith("b:") and k != key for k in others)
+
+    def _probe_done(self, key: str, major: str, ticket: int | None) -> None:
+        """Forget an answered, abandoned or refunded probe (``ticket=None``: any one of key's)."""
+        per_major = self._probes.get(major)
+        tickets = per_major.get(key) if per_major is not None else None
+        if per_major is None or not tickets:
+            return
+        if ticket is None:
+            tickets.pop()
+        elif ticket in tickets:
+            tickets.remove(ticket)
+        else:
+            return
+        if not tickets:
+            del per_major[key]
+            if not per_major:
+                del self._probes[major]
 
     def _unnamed_done(self, key: str, major: str, n: int = 1) -> None:
         if key.startswith("r:") and major in self._unnamed:
@@ -163,6 +236,7 @@ class MemoryStore(RateLimitStore):
     ) -> None:
         """``bucket_update`` without the coroutine."""
         now = self.now()
+        self._probe_done(key, major, ticket)
         b = self._buckets.get(key)
         seq, sent_after = 0, 0
         if b is not None:
@@ -206,6 +280,8 @@ class MemoryStore(RateLimitStore):
         else:
             others = sent_after
         own = target == key or others is not None  # this request was counted in ``b``
+        if key.startswith("r:"):
+            self._release(target if info.bucket is not None else None, major)
         reset_after = max(0.0, info.reset_after)
         # The server's own time for this snapshot (Reset - Reset-After): the newest snapshot has
         # seen every request already answered, so only those still in flight can come after it.
@@ -221,10 +297,12 @@ class MemoryStore(RateLimitStore):
             if estimate is None:
                 estimate = min(0, info.remaining - (b.sent - b.answered) - unnamed)
             b.avail = estimate
+            b.held = unnamed
             b.basis = b.sent if newest else -1
             self._refill(b, now, reset_after, info.reset)
         elif estimate is not None and (estimate > b.avail or (estimate == b.avail and newest)):
             b.avail = estimate
+            b.held = unnamed
             b.basis = b.sent if newest else -1
             # The refill belongs to the snapshot ``avail`` came from: an older snapshot's unused
             # refill may name a slot that had freed before this one was handled (this
@@ -258,7 +336,8 @@ class MemoryStore(RateLimitStore):
 
     @staticmethod
     def _refill(b: _Bucket, now: float, reset_after: float, reset: float | None) -> None:
-        b.reset_at = now + reset_after
+        # Reset-After comes rounded to the millisecond, possibly down: wait out the rounding
+        b.reset_at = now + reset_after + ROUNDING
         b.reset_used = False
         if reset is not None:
             b.reset_id = reset
@@ -269,7 +348,9 @@ class MemoryStore(RateLimitStore):
         if b is None or b.answered >= b.sent:
             return
         b.answered += 1
-        self._unnamed_done(key, key.rsplit(":", 1)[-1])
+        major = key.rsplit(":", 1)[-1]
+        self._unnamed_done(key, major)
+        self._probe_done(key, major, None)
         if b.limit is not None and not b.unlimited:
             if b.reset_used and b.avail == 0:
                 b.reset_used = False
@@ -300,6 +381,9 @@ class MemoryStore(RateLimitStore):
         return g
 
     async def global_acquire(self, key: str, limit: int, window: float) -> tuple[str | None, float]:
+        return self.global_acquire_sync(key, limit, window)
+
+    def global_acquire_sync(self, key: str, limit: int, window: float) -> tuple[str | None, float]:
         now = self.now()
         g = self._global(key)
         if now < g.blocked_until:
@@ -313,6 +397,9 @@ class MemoryStore(RateLimitStore):
         return None, (g.expiries[0] - now) if g.expiries else math.inf
 
     async def global_release(self, key: str, slot: str, hold: float) -> None:
+        self.global_release_sync(key, slot, hold)
+
+    def global_release_sync(self, key: str, slot: str, hold: float) -> None:
         g = self._global(key)
         if slot in g.pending:
             g.pending.discard(slot)

@@ -4,7 +4,10 @@ No `from __future__ import annotations`: handlers are declared inside tests.
 """
 
 import enum
+from contextlib import AsyncExitStack
 from typing import Annotated
+
+import pytest
 
 from asgi_interactions import (
     Choice,
@@ -24,6 +27,7 @@ from asgi_interactions.testing import (
     message,
     user,
 )
+from tests.serve import serve
 
 
 class Size(enum.Enum):
@@ -93,8 +97,15 @@ def make_bot() -> InteractionApp:
     return bot
 
 
-async def test_commands_components_autocomplete_modals_through_the_app() -> None:
-    async with InteractionTestClient(make_bot()) as client:
+@pytest.mark.parametrize("transport", ["in-process", "uvicorn"])
+async def test_commands_components_autocomplete_modals_through_the_app(transport: str) -> None:
+    async with AsyncExitStack() as stack:
+        bot = make_bot()
+        if transport == "uvicorn":
+            url = await stack.enter_async_context(serve(bot, lifespan="on"))
+            client = await stack.enter_async_context(InteractionTestClient(url))
+        else:
+            client = await stack.enter_async_context(InteractionTestClient(bot))
         answer = await client.command("echo", {"text": "hi", "times": 2, "size": "l"})
         assert (answer.status, answer.type, answer.content) == (200, 4, "hihi (LARGE)")
         assert answer.ephemeral

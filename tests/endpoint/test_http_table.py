@@ -14,6 +14,7 @@ import pytest
 
 from asgi_interactions import Context, InteractionApp, Message
 from asgi_interactions.testing import (
+    InteractionTestClient,
     KeyPair,
     command_payload,
     interaction_payload,
@@ -351,3 +352,19 @@ class _raw:
         await self._client.aclose()
         if self._serve is not None:
             await self._serve.__aexit__(None, None, None)
+
+
+async def test_a_flood_of_bad_signatures_logs_one_quiet_line(
+    make_bot: Callable[..., InteractionApp], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord probes with bad signatures on purpose: no traceback, no log flood."""
+    caplog.set_level(logging.DEBUG, logger="asgi_interactions")
+    bad = {"x-signature-ed25519": "ab" * 64, "x-signature-timestamp": str(int(time.time()))}
+    async with InteractionTestClient(make_bot(), lifespan=False) as client:
+        for _ in range(200):
+            assert (await client.send(b'{"type":1}', headers=bad, sign=False)).status == 401
+    records = [r for r in caplog.records if r.name.startswith("asgi_interactions")]
+    assert len(records) == 1
+    assert records[0].levelno == logging.INFO
+    assert records[0].exc_info is None
+    assert "invalid request signature" in records[0].getMessage()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import textwrap
 import uuid
@@ -43,21 +42,19 @@ async def test_two_workers_start_and_exactly_one_syncs(tmp_path: Path) -> None:
             "FAKE_DISCORD_URL": fake.base_url,
             "COMMAND_NAME": name,
         }
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "syncbot:bot",
-                "--workers",
-                "2",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "syncbot:bot",
+            "--workers",
+            "2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
             cwd=tmp_path,
             env=env,
         )
@@ -73,12 +70,12 @@ async def test_two_workers_start_and_exactly_one_syncs(tmp_path: Path) -> None:
                         pass
                     await asyncio.sleep(0.1)
                 # Both workers run startup; wait until both have looked at the lock.
-                while len([r for r in fake.requests if r.method == "GET"]) < 1:
+                while not any(r.method == "GET" for r in fake.requests):  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(1.0)
         finally:
             process.terminate()
-            await asyncio.to_thread(process.wait, 20)
+            await asyncio.wait_for(process.wait(), 20)
         puts = [r for r in fake.requests if r.method == "PUT"]
         assert len(puts) == 1, [(r.method, r.path) for r in fake.requests]
         assert [c["name"] for c in fake.commands[(1000, None)]] == [name]

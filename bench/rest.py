@@ -7,7 +7,8 @@ edits, reacts to and fetches them, all at once. For each client: wall time again
 limits allow, and 429s by scope. Then the limiter's own cost per request with the network taken
 out (httpx2.MockTransport).
 
-    /tmp/venv/bin/python bench/rest.py [--channels 6] [--clients ours,hikari,discordpy] [--cost-only]
+    /tmp/venv/bin/python bench/rest.py [--channels 6] [--clients ours,hikari,discordpy]
+    /tmp/venv/bin/python bench/rest.py --cost-only   # only the per-request cost
 
 hikari and discord.py are bench-only (bench/requirements.txt); base URLs are pointed at the fake
 with hikari's public ``RESTApp(url=...)`` and by setting ``discord.http.Route.BASE``.
@@ -46,16 +47,28 @@ class Workload:
         self.creates, self.edits, self.reactions, self.gets = creates, edits, reactions, gets
 
     def minimum(self) -> float:
-        """Seconds the limits force on any client that knows them in advance (plus one mean
-        round trip per phase): the slowest bucket or the global window, per phase."""
+        """Seconds a client that knows every limit in advance needs, given the latency.
+
+        Per phase, each limit (a channel's bucket, or the global window) with ``n`` requests and
+        ``limit`` per ``window`` needs ``ceil(n / limit) - 1`` reuses of a slot. A slot taken at
+        the server at time ``a`` frees at ``a + window``; the request that reuses it can be sent
+        no earlier than ``a + window - d_min`` (it might take the fastest one-way trip) and then
+        arrives ``d - d_min`` late, ``E[d] - d_min`` on average (the fake draws each request's
+        round trip uniformly from LATENCY and splits it evenly, so one-way ``d`` is uniform on
+        half of it). A phase then ends one mean round trip after its last send. The phase time is
+        the largest such chain; phases run one after the other (phase 2 needs phase 1's ids).
+        """
         mean_rtt = sum(LATENCY) / 2
+        lateness = mean_rtt / 2 - LATENCY[0] / 2  # E[d] - d_min of the one-way trip
+
+        def chain(n: int, limit: int, window: float) -> float:
+            return (math.ceil(n / limit) - 1) * (window + lateness) if n else 0.0
 
         def bucket(n: int, group: str) -> float:
-            limit, window = REALISTIC_LIMITS[group]
-            return (math.ceil(n / limit) - 1) * window if n else 0.0
+            return chain(n, *REALISTIC_LIMITS[group])
 
         def glob(n: int) -> float:
-            return (math.ceil(n / GLOBAL[0]) - 1) * GLOBAL[1] if n else 0.0
+            return chain(n, *GLOBAL)
 
         c = len(self.channels)
         phase1 = max(bucket(self.creates, "messages.create"), glob(self.creates * c)) + mean_rtt

@@ -118,15 +118,10 @@ class SyncReport:
 
 
 async def _fetch(rest: Any, application_id: int, guild_id: int | None) -> list[Any]:
-    params = {"with_localizations": "true"}
     if guild_id is None:
-        route = "/applications/{application_id}/commands"
-        found = await rest.request("GET", route, params=params, application_id=application_id)
+        found = await rest.get_global_commands(application_id, with_localizations=True)
     else:
-        route = "/applications/{application_id}/guilds/{guild_id}/commands"
-        found = await rest.request(
-            "GET", route, params=params, application_id=application_id, guild_id=guild_id
-        )
+        found = await rest.get_guild_commands(application_id, guild_id, with_localizations=True)
     if not isinstance(found, list):
         raise TypeError(f"Discord returned {type(found).__name__} for the command list")
     return found

@@ -249,7 +249,9 @@ class RestClient:
                 route, global_key, order=order, max_wait=self.max_rate_limit
             )
             try:
-                response = await self._send(permit, method, url, headers, content, multipart, use_token)
+                response = await self._send(
+                    permit, method, url, headers, content, multipart, use_token
+                )
             except NOT_SENT as exc:
                 if attempt >= self.max_retries:
                     raise

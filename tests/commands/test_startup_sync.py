@@ -58,8 +58,10 @@ async def test_finished_run_expires_after_ttl(tmp_path: Path) -> None:
 
 
 class FailingRest:
-    async def request(self, *args: Any, **kwargs: Any) -> Any:
+    async def get_global_commands(self, *args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("discord is down")
+
+    get_guild_commands = get_global_commands
 
 
 async def test_a_failed_sync_frees_the_lock(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ import itertools
 import math
 import random
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from asgi_interactions.rest.ratelimit.base import BucketInfo
@@ -38,14 +37,6 @@ class SimResult:
     refused: list[tuple[float, str, str]] = field(default_factory=list)
     finished: float = 0.0
     send_times: list[tuple[float, str, str]] = field(default_factory=list)
-
-
-class SyncStore:
-    """What the simulation needs from a store: the synchronous bucket operations and a clock."""
-
-    acquire_sync: Callable[[str, str], tuple[str, int | None, float]]
-    update_sync: Callable[[str, str, str, int, BucketInfo | None], None]
-    now: Callable[[], float]
 
 
 def simulate(

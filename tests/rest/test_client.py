@@ -145,3 +145,18 @@ async def test_401_stops_the_bot_token_but_not_interactions(fake: FakeDiscord) -
         assert len(fake.requests) == sent  # refused locally
         await rest.create_followup(1000, ITOKEN, {"content": "still fine"})
         assert len(fake.requests) == sent + 1
+
+
+async def test_command_lists_ask_for_localizations_and_params_encode(fake: FakeDiscord) -> None:
+    async with RestClient(TOKEN, base_url=fake.base_url) as rest:
+        await rest.get_global_commands(1000)
+        await rest.get_guild_commands(1000, 42, with_localizations=False)
+        await rest.request(
+            "GET",
+            "/channels/{channel_id}/messages",
+            channel_id=5,
+            params={"limit": 2, "around": None, "flag": False},
+        )
+    assert fake.requests[0].query == {"with_localizations": "true"}
+    assert fake.requests[1].query == {"with_localizations": "false"}
+    assert fake.requests[2].query == {"limit": "2", "flag": "false"}

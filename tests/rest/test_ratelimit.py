@@ -305,3 +305,25 @@ async def test_redis_keys_expire(redis_server: RedisServer) -> None:
     for k in keys:
         assert await r.pttl(k) > 0, k
     await r.aclose()
+
+
+async def test_first_requests_of_routes_on_one_channel_follow_each_other_closely() -> None:
+    """Unknown routes on one channel probe one at a time; each answer wakes the next at once
+    (not after a poll), and nothing is refused."""
+    async with serve_fake_discord(latency=0.01) as fake:  # noqa: SIM117 - asserts run between the two exits
+        async with client(fake) as rest:
+            m = await rest.create_message(4, "x")
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            await asyncio.wait_for(
+                asyncio.gather(
+                    rest.get_message(4, m["id"]),
+                    rest.edit_message(4, m["id"], content="y"),
+                    rest.add_reaction(4, m["id"], "👍"),
+                    rest.get_channel(4),
+                ),
+                10,
+            )
+            assert loop.time() - t0 < 0.5
+            assert_settled(rest.rate_limiter)
+    assert_no_rate_limited(fake)

@@ -166,13 +166,18 @@ class RateLimiter:
                 key, ticket, wait = await self._store_call(
                     store.bucket_acquire(route_key, major),
                     on_cancel=lambda r: (
-                        self._spawn(self._refund_bucket(r[0])) if r[1] is not None else None
+                        self._spawn(self._refund_bucket(r[0], major)) if r[1] is not None else None
                     ),
                 )
                 return ((key, ticket) if ticket is not None else None), wait, key
 
             granted = await self._through(
-                qkey, take_bucket, order=order, max_wait=max_wait, what=route.display
+                qkey,
+                take_bucket,
+                order=order,
+                max_wait=max_wait,
+                what=route.display,
+                also_wake=_major_wake(major),
             )
         bucket_key, ticket = granted
         slot: str | None = None
@@ -203,7 +208,7 @@ class RateLimiter:
                         what="global limit",
                     )
                 except BaseException:
-                    self._spawn(self._refund_bucket(bucket_key))
+                    self._spawn(self._refund_bucket(bucket_key, major))
                     raise
         return Permit(self, route, bucket_key, ticket, global_key, slot)
 
@@ -243,6 +248,7 @@ class RateLimiter:
         order: float,
         max_wait: float,
         what: str,
+        also_wake: str | None = None,
     ) -> T:
         """Queue in ``qkey`` and, once at the head, call ``take`` until it grants."""
         q = self._queues.get(qkey)
@@ -270,7 +276,7 @@ class RateLimiter:
                             message=f"{what}: waiting {wait:.1f} s would exceed max_rate_limit",
                             retry_after=wait,
                         )
-                    await self._sleep(q, wait, wake_key)
+                    await self._sleep(q, wait, wake_key, also_wake)
                 # a retry went ahead of us: wait for our turn again
                 w.turn = asyncio.get_running_loop().create_future()
                 q.active = None
@@ -282,15 +288,22 @@ class RateLimiter:
                 q.waiters.remove(w)
             self._advance(qkey, q)
 
-    async def _sleep(self, q: _Queue, wait: float, wake_key: str) -> None:
-        """Sleep until ``wait`` passes or an answer in ``wake_key`` may have freed a permit."""
+    async def _sleep(
+        self, q: _Queue, wait: float, wake_key: str, also_wake: str | None = None
+    ) -> None:
+        """Sleep until ``wait`` passes or an answer in ``wake_key`` may have freed a permit.
+
+        ``also_wake`` names the bucket's major parameters: any answer there may end a probe
+        this bucket waits on (only one probe of unknown bucket runs per major parameters).
+        """
         if math.isinf(wait) or self.store.shared:
             wait = min(wait, self.poll_interval if self.store.shared else 1.0)
         loop = asyncio.get_running_loop()
         wake: asyncio.Future[None] = loop.create_future()
         q.sleeping = wake
-        sleepers = self._sleepers.setdefault(wake_key, set())
-        sleepers.add(wake)
+        keys = (wake_key,) if also_wake is None else (wake_key, also_wake)
+        for k in keys:
+            self._sleepers.setdefault(k, set()).add(wake)
         handle = loop.call_later(max(wait, 0.0), _resolve, wake)
         try:
             await wake
@@ -298,9 +311,12 @@ class RateLimiter:
             handle.cancel()
             if q.sleeping is wake:
                 q.sleeping = None
-            sleepers.discard(wake)
-            if not sleepers and self._sleepers.get(wake_key) is sleepers:
-                del self._sleepers[wake_key]
+            for k in keys:
+                sleepers = self._sleepers.get(k)
+                if sleepers is not None:
+                    sleepers.discard(wake)
+                    if not sleepers:
+                        del self._sleepers[k]
 
     def _advance(self, qkey: str, q: _Queue) -> None:
         if q.active is not None:
@@ -314,11 +330,12 @@ class RateLimiter:
         for wake in list(self._sleepers.get(wake_key, ())):
             _resolve(wake)
 
-    async def _refund_bucket(self, bucket_key: str) -> None:
+    async def _refund_bucket(self, bucket_key: str, major: str) -> None:
         try:
             await self.store.bucket_refund(bucket_key)
         finally:
             self._notify(bucket_key)
+            self._notify(_major_wake(major))
 
     async def _refund_global(self, global_key: str, slot: str) -> None:
         try:
@@ -337,6 +354,7 @@ class RateLimiter:
                 store.global_release_sync(permit.global_key, permit.global_slot, self.global_window)
         finally:
             self._notify(permit.bucket_key)
+            self._notify(_major_wake(route.major))
             if permit.global_key is not None:
                 self._notify(_global_wake(permit.global_key))
 
@@ -358,6 +376,7 @@ class RateLimiter:
                     await self.store.global_refund(permit.global_key, permit.global_slot)
         finally:
             self._notify(permit.bucket_key)
+            self._notify(_major_wake(route.major))
             if permit.global_key is not None:
                 self._notify(_global_wake(permit.global_key))
 
@@ -400,6 +419,10 @@ class RateLimiter:
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def _major_wake(major: str) -> str:
+    return f"\x02major:{major}"
 
 
 def _global_wake(global_key: str) -> str:

@@ -85,8 +85,8 @@ class MemoryStore(RateLimitStore):
         # of them may turn out to share a bucket with a route whose hash we know
         self._unnamed: dict[str, int] = {}
         # probes (requests on buckets whose limit is unknown) in flight, per major parameters:
-        # major -> bucket key -> tickets. Two probes may share a bucket unless both name known,
-        # different hashes, so only such probes run side by side.
+        # major -> bucket key -> tickets; a route never probes twice at once on one major (once
+        # under its route key, again under the hash it learned elsewhere meanwhile)
         self._probes: dict[str, dict[str, list[int]]] = {}
         self._globals: dict[str, _Global] = {}
         self._invalid: deque[float] = deque()
@@ -129,6 +129,9 @@ class MemoryStore(RateLimitStore):
             return key, None, b.blocked_until - now
         if b.sent > b.answered and now - b.last_send > self.stale_after:
             self._unnamed_done(key, major, b.sent - b.answered)
+            if key.startswith("r:"):
+                for _ in range(b.sent - b.answered):
+                    self._release(None, major)
             self._probes.get(major, {}).pop(key, None)
             if self._probes.get(major) == {}:
                 del self._probes[major]
@@ -142,12 +145,14 @@ class MemoryStore(RateLimitStore):
         if b.unlimited:
             granted = True
         elif b.limit is None:
-            granted = inflight == 0 and self._probe_ok(key, major)
+            granted = inflight == 0 and self._probe_ok(key, route_key, major)
         elif b.avail > 0:
             b.avail -= 1
             granted = True
         elif not b.reset_used:
-            if now >= b.reset_at and (b.avail == 0 or inflight == 0):
+            # below zero, the deficit is ours (stale once all our requests are answered) or
+            # slots held for unknown routes' requests that may still land here
+            if now >= b.reset_at and (b.avail == 0 or (inflight == 0 and b.held == 0)):
                 b.avail = 0
                 b.reset_used = True
                 granted = True
@@ -185,26 +190,26 @@ class MemoryStore(RateLimitStore):
 
     def _release(self, landed: str | None, major: str) -> None:
         """An unknown route's request was answered: it landed in ``landed`` (``None``: no hash
-        named), so every other bucket gets back the slot it held for it."""
+        named, so nothing comes back; ``""``: never sent), and every other bucket gets back the
+        slot it held for it."""
         for k, ob in self._named(major):
             if ob.held > 0:
                 ob.held -= 1
                 if landed is not None and k != landed:
                     ob.avail += 1
 
-    def _probe_ok(self, key: str, major: str) -> bool:
-        """Whether a probe on ``key`` may go while the other probes on ``major`` are in flight.
+    def _probe_ok(self, key: str, route_key: str, major: str) -> bool:
+        """Whether a probe on ``key`` may go while other probes on ``major`` are in flight.
 
-        A probe on a route whose hash is unknown may land in any bucket of its major parameters
-        (including the one another probe is learning), so it goes alone; probes on known,
-        different hashes are in different buckets and go side by side.
+        A route learns its hash from any major parameters; until its own first request here is
+        answered, that request may already be in the bucket ``key`` names: the two must not be
+        probes side by side. (Probes of different routes do go together, as before their hashes
+        are known they are counted against each other's estimates and held slots.)
         """
         others = self._probes.get(major)
-        if not others:
+        if not others or not key.startswith("b:"):
             return True
-        if not key.startswith("b:"):
-            return False
-        return all(k.startswith("b:") and k != key for k in others)
+        return f"r:{route_key}:{major}" not in others
 
     def _probe_done(self, key: str, major: str, ticket: int | None) -> None:
         """Forget an answered, abandoned or refunded probe (``ticket=None``: any one of key's)."""
@@ -245,6 +250,8 @@ class MemoryStore(RateLimitStore):
         if b is not None and b.answered < b.sent:
             b.answered += 1
             self._unnamed_done(key, major)
+        if key.startswith("r:") and (info is None or info.limit is None):
+            self._release(None, major)  # where it landed stays unknown: keep the slots taken
         if info is None:  # no answer: it may still have used a slot
             if b is not None and b.limit is None and not b.unlimited:
                 b.blocked_until = max(b.blocked_until, now + ABANDON_HOLD)
@@ -351,6 +358,8 @@ class MemoryStore(RateLimitStore):
         major = key.rsplit(":", 1)[-1]
         self._unnamed_done(key, major)
         self._probe_done(key, major, None)
+        if key.startswith("r:"):
+            self._release("", major)  # never sent: every held slot comes back
         if b.limit is not None and not b.unlimited:
             if b.reset_used and b.avail == 0:
                 b.reset_used = False

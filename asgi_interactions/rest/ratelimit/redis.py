@@ -3,8 +3,10 @@ shared by every worker and host that uses the same Redis (needs the ``redis`` ex
 
 Each operation is one Lua script, so it is atomic across processes, and uses Redis's own clock
 (``TIME``), so hosts need no clock agreement. The bucket rules are ``MemoryStore``'s, except its
-newest-snapshot refinement (ordering answers by ``X-RateLimit-Reset``), not ported yet: the
-Redis estimate is the ticket-based lower bound, safe but a little less eager.
+newest-snapshot refinement (ordering answers by ``X-RateLimit-Reset``) and its rules for routes
+whose bucket is unknown (one probe per route and major parameters, slots held in the known
+buckets), not ported yet: the Redis estimate is the ticket-based lower bound, a little less
+eager (and not yet run through the simulation in ``tests/rest/test_estimate.py``).
 If Redis cannot be reached, the store falls back to a local ``MemoryStore``, logs it once, and
 returns to Redis when it answers again. Single-node Redis (or a primary): keys are built inside
 the scripts, so Redis Cluster is not supported.

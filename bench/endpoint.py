@@ -108,13 +108,6 @@ IMPLS: dict[str, Impl] = {
             ("ping", "echo", "badsig", "calc", "vote"),
             module="ours_cmd:app",
         ),
-        Impl(
-            "ours-low-frozen",
-            "ours, low-level + gc.freeze() (what-if)",
-            "/",
-            ("ping", "echo", "badsig", "calc", "vote"),
-            module="ours_low_frozen:app",
-        ),
     )
 }
 DEFAULT_IMPLS = ("floor", "starlette", "hikari", "ours-low", "ours-cmd")

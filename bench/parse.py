@@ -1,6 +1,6 @@
 """Parse-time micro-benchmark for ``Interaction.model_validate_json`` (run as a script, not a test).
 
-    PYTHONPATH=. python tests/models/bench_parse.py
+    PYTHONPATH=. python bench/parse.py
 
 Prints µs per parse for each sample payload, next to plain ``json.loads`` of the same bytes.
 """

@@ -184,7 +184,6 @@ class InteractionApp:
         self._error_handler: ErrorHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._users = 0
-        self._lazy_started = False
         self._lifecycle_lock: asyncio.Lock | None = None
         self._bad_request_log = _RateLimitedLog(security_log)
 
@@ -319,22 +318,25 @@ class InteractionApp:
     async def startup(self) -> None:
         """Open the REST client and start the gateway; nested calls start things only once."""
         async with self._lock():
-            self._users += 1
-            if self._users > 1:
-                return
-            try:
-                await self.rest.open()
-                if self.gateway is not None:
-                    await self.gateway.start()
-                if self.sync_commands_at_startup:
-                    await self._sync_at_startup()
-                if self.freeze_gc:
-                    _freeze_heap_once()
-            except BaseException:
-                self._users -= 1
-                await self._close_resources()
-                raise
-            log.debug("started")
+            await self._start_locked()
+
+    async def _start_locked(self) -> None:
+        self._users += 1
+        if self._users > 1:
+            return
+        try:
+            await self.rest.open()
+            if self.gateway is not None:
+                await self.gateway.start()
+            if self.sync_commands_at_startup:
+                await self._sync_at_startup()
+            if self.freeze_gc:
+                _freeze_heap_once()
+        except BaseException:
+            self._users -= 1
+            await self._close_resources()
+            raise
+        log.debug("started")
 
     async def shutdown(self) -> None:
         """Finish accepted work (up to ``shutdown_timeout``), then close what startup opened."""
@@ -344,7 +346,6 @@ class InteractionApp:
             self._users -= 1
             if self._users > 0:
                 return
-            self._lazy_started = False
             await self._drain(self.shutdown_timeout)
             await self._close_resources()
             log.debug("stopped")
@@ -388,15 +389,15 @@ class InteractionApp:
             await asyncio.wait(pending, timeout=1.0)
 
     async def _ensure_started(self) -> None:
+        """Start on the first request when no lifespan ran; concurrent first requests wait."""
         async with self._lock():
             if self._users > 0:
                 return
-            self._lazy_started = True
-        log.warning(
-            "the app's lifespan did not run (Starlette's Mount does not forward it): starting "
-            "lazily on the first request. Pass lifespan=bot.lifespan to the parent app."
-        )
-        await self.startup()
+            log.warning(
+                "the app's lifespan did not run (Starlette's Mount does not forward it): starting "
+                "lazily on the first request. Pass lifespan=bot.lifespan to the parent app."
+            )
+            await self._start_locked()
 
     async def _lifespan_protocol(self, receive: Receive, send: Send) -> None:
         """The ASGI lifespan protocol, for running the bot alone under an ASGI server."""

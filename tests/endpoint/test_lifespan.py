@@ -133,8 +133,13 @@ async def test_startup_failure_is_reported_to_the_server(keys: KeyPair) -> None:
 async def test_lazy_start_warns_once_when_no_lifespan_ran(
     keys: KeyPair, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rest = CountingRest()
-    bot = InteractionApp(public_key=keys.public_key, rest=rest)
+    class SlowStart(CountingService):
+        async def start(self) -> None:
+            await asyncio.sleep(0.2)  # concurrent first requests arrive while startup runs
+            await super().start()
+
+    rest, gateway = CountingRest(), SlowStart()
+    bot = InteractionApp(public_key=keys.public_key, rest=rest, gateway=gateway)
 
     @bot.on(2)
     async def handler(ctx: Context) -> str:
@@ -146,11 +151,13 @@ async def test_lazy_start_warns_once_when_no_lifespan_ran(
         serve(app, lifespan="on") as url,
         InteractionTestClient(url + "/bot/", keys) as client,
     ):
-        for _ in range(3):
-            assert (await client.command("x")).content == "ok"
+        first = await asyncio.gather(*(client.command("x") for _ in range(5)))  # concurrent
+        assert [r.content for r in first] == ["ok"] * 5
+        assert (await client.command("x")).content == "ok"
     warnings = [r for r in caplog.records if "lifespan did not run" in r.getMessage()]
     assert len(warnings) == 1
     assert rest.opened == 1
+    assert gateway.events == ["start"]
 
 
 async def test_shutdown_waits_for_in_flight_work(keys: KeyPair) -> None:

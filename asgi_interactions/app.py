@@ -522,6 +522,28 @@ class InteractionApp:
         """Serverless platforms freeze the process once the HTTP answer is out, and Mangum sends
         it only when the app returns: so the initial response goes through the callback endpoint,
         the work finishes inside the invocation, and the POST is answered 202 at the end."""
+        await self._post_initial(interaction, initial)
+        _, pending = await asyncio.wait({task}, timeout=self.shutdown_timeout)
+        if pending:
+            log.error(
+                "interaction %s still running after %.1fs, cancelled",
+                interaction.id,
+                self.shutdown_timeout,
+            )
+            task.cancel()
+        await _reply_empty(send, 202)
+
+    async def _reply_with_files(
+        self, interaction: Interaction, initial: InitialResponse, send: Send
+    ) -> None:
+        """Files go through the callback endpoint (notes §1.5), then the POST gets 202."""
+        if await self._post_initial(interaction, initial):
+            await _reply_empty(send, 202)
+        else:
+            await _reply(send, 200, to_json(_notice(FAILED_TEXT, interaction.type)))
+
+    async def _post_initial(self, interaction: Interaction, initial: InitialResponse) -> bool:
+        """Send the initial response to the callback endpoint; False (logged) if that failed."""
         try:
             await self.rest.create_interaction_response(
                 interaction.id or 0,
@@ -531,34 +553,11 @@ class InteractionApp:
             )
         except Exception:
             log.exception("callback for interaction %s failed", interaction.id)
+            return False
         finally:
             if not initial.sent.done():
                 initial.sent.set_result(None)
-        _, pending = await asyncio.wait({task}, timeout=self.shutdown_timeout)
-        if pending:
-            log.error(
-                "interaction %s still running after %.1fs, cancelled",
-                interaction.id,
-                self.shutdown_timeout,
-            )
-            task.cancel()
-        await send({"type": "http.response.start", "status": 202, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    async def _reply_with_files(
-        self, interaction: Interaction, initial: InitialResponse, send: Send
-    ) -> None:
-        """Files go through the callback endpoint (notes §1.5), then the POST gets 202."""
-        try:
-            await self.rest.create_interaction_response(
-                interaction.id or 0, interaction.token or "", initial.payload, files=initial.files
-            )
-        except Exception:
-            log.exception("sending a response with files failed (interaction %s)", interaction.id)
-            await _reply(send, 200, to_json(_notice(FAILED_TEXT, interaction.type)))
-            return
-        await send({"type": "http.response.start", "status": 202, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+        return True
 
     # -- processing -----------------------------------------------------------------------------
 
@@ -686,19 +685,7 @@ class InteractionApp:
     async def process_gateway_interaction(self, data: dict[str, Any]) -> None:
         """Answer an ``INTERACTION_CREATE`` from the gateway through the callback endpoint."""
         interaction = Interaction.model_validate(data)
-        initial = await self.process(interaction)
-        try:
-            await self.rest.create_interaction_response(
-                interaction.id or 0,
-                interaction.token or "",
-                initial.payload,
-                files=initial.files or None,
-            )
-        except Exception:
-            log.exception("callback for gateway interaction %s failed", interaction.id)
-        finally:
-            if not initial.sent.done():
-                initial.sent.set_result(None)
+        await self._post_initial(interaction, await self.process(interaction))
 
 
 _heap_frozen = False
@@ -748,6 +735,11 @@ def _describe_invalid(exc: ValidationError) -> str:
     if first["loc"][0] == "type":
         return "interaction type must be an integer"
     return f"invalid interaction field: {'.'.join(str(p) for p in first['loc'])}"
+
+
+async def _reply_empty(send: Send, status: int) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _reply(

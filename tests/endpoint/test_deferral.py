@@ -370,3 +370,25 @@ async def test_serverless_mode_answers_fast_handlers_inline(
     assert result["statusCode"] == 200
     assert json.loads(result["body"]) == {"type": 4, "data": {"content": "quick"}}
     assert fake.requests == []
+
+
+async def test_gateway_interactions_are_answered_through_the_callback_endpoint(
+    bot_with_fake: Callable[..., InteractionApp], fake: FakeDiscord
+) -> None:
+    """INTERACTION_CREATE from the gateway: same handlers, answered over REST."""
+    bot = bot_with_fake()
+
+    @bot.on(2)
+    async def handler(ctx: Context) -> str:
+        if ctx.interaction.data.name == "slow":  # type: ignore[union-attr]
+            await asyncio.sleep(0.4)
+        return f"hello from {ctx.interaction.data.name}"  # type: ignore[union-attr]
+
+    fast, slow = command_payload("fast"), command_payload("slow")
+    async with bot.lifespan(None):
+        await bot.process_gateway_interaction(fast)
+        await bot.process_gateway_interaction(slow)
+    by_id = {c["interaction_id"]: c["payload"] for c in fake.callbacks}
+    assert by_id[int(fast["id"])] == {"type": 4, "data": {"content": "hello from fast"}}
+    assert by_id[int(slow["id"])] == {"type": 5}
+    assert fake.originals[slow["token"]]["content"] == "hello from slow"

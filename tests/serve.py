@@ -21,24 +21,25 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def serve(app: Any, *, lifespan: str = "auto", **config: Any) -> AsyncIterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:PORT``)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, lifespan=lifespan, log_level="warning", **config
-        )
-    )
-    task = asyncio.create_task(server.serve())
+    """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:PORT``).
+
+    The socket is bound before uvicorn starts, so no other process can take the port between.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config.setdefault("log_level", "warning")
+    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, **config))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        if not server.started:
-            if task.done():
-                task.result()
-            raise RuntimeError("uvicorn did not start within 5 s")
+        async with asyncio.timeout(5):
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("uvicorn stopped before it started")
+                await asyncio.sleep(0.01)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=40)
+        sock.close()

@@ -574,6 +574,8 @@ class InteractionApp:
         self, interaction: Interaction
     ) -> tuple[InitialResponse, asyncio.Task[None] | None]:
         itype = interaction.type
+        if self.application_id is None:
+            self.application_id = interaction.application_id  # learned, as DESIGN promises
         ctx = Context(interaction, self)
         handler = self._handlers.get(itype)
         if handler is None and self._tree.handles(itype):

@@ -368,3 +368,15 @@ async def test_a_flood_of_bad_signatures_logs_one_quiet_line(
     assert records[0].levelno == logging.INFO
     assert records[0].exc_info is None
     assert "invalid request signature" in records[0].getMessage()
+
+
+async def test_application_id_is_learned_from_interactions(
+    make_bot: Callable[..., InteractionApp], connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISCORD_APPLICATION_ID", raising=False)
+    bot = echo_bot(make_bot)
+    assert bot.application_id is None
+    async with connect(bot) as client:
+        payload = command_payload("echo", {"text": "x"})
+        await client.send(payload)
+    assert bot.application_id == int(payload["application_id"])

@@ -327,3 +327,32 @@ async def test_first_requests_of_routes_on_one_channel_follow_each_other_closely
             assert loop.time() - t0 < 0.5
             assert_settled(rest.rate_limiter)
     assert_no_rate_limited(fake)
+
+
+async def test_global_window_keeps_slots_for_a_long_chain() -> None:
+    """A bucket that allows one request per 0.1 s with 7 queued (a 0.7 s chain) shares a tight
+    global window with a burst of 30 reads: the reads must not fill the window and hold up each
+    step of the chain for a whole window (~0.5 s each); nothing is refused."""
+    limits = {"reactions": (1, 0.1)}
+    async with serve_fake_discord(
+        limits=limits, global_limit=(10, 0.5), latency=(0.002, 0.004)
+    ) as fake:
+        limiter = MemoryRateLimiter(global_limit=10, global_window=0.5)
+        async with client(fake, limiter) as rest:
+            m = await rest.create_message(7, "x")
+            await rest.add_reaction(7, m["id"], "a")  # learn the reaction bucket
+            await asyncio.sleep(0.5)
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            done: list[float] = []
+
+            async def react(i: int) -> None:
+                await rest.add_reaction(7, m["id"], f"e{i}")
+                done.append(loop.time() - t0)
+
+            reads = [rest.get_channel(100 + c) for c in range(30)]
+            await asyncio.wait_for(asyncio.gather(*(react(i) for i in range(8)), *reads), 20)
+            assert_settled(limiter)
+    assert_no_rate_limited(fake)
+    # the chain alone needs 0.7 s (+ latency); first come, first served takes over 1.5 s
+    assert max(done) < 1.1, done

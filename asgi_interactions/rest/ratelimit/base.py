@@ -65,6 +65,21 @@ class RateLimitStore(ABC):
         """``global_release`` without a coroutine (only when ``sync``)."""
         raise NotImplementedError
 
+    def shape_sync(self, route_key: str, major: str) -> tuple[int, float, float | None] | None:
+        """``(limit, window, when its next permit could be granted)`` of a known bucket, for
+        planning the global window (``None``: unknown; the ready time is ``None`` while the
+        bucket waits for an answer). Only when ``sync``."""
+        return None
+
+    def global_outlook_sync(self, key: str, limit: int) -> tuple[int, float]:
+        """Free global slots now, and the store's time now. Only when ``sync``."""
+        raise NotImplementedError
+
+    def global_frees_sync(self, key: str, until: float) -> list[float]:
+        """The times (sorted) at which counted global slots free, up to ``until``. Only when
+        ``sync``."""
+        raise NotImplementedError
+
     @abstractmethod
     async def bucket_acquire(self, route_key: str, major: str) -> tuple[str, int | None, float]:
         """Try to take a permit: ``(bucket key, ticket, 0.0)`` or ``(bucket key, None, wait)``."""

@@ -19,25 +19,29 @@ __all__ = ["Permit", "RateLimiter"]
 
 log = logging.getLogger("asgi_interactions.rest.ratelimit")
 T = TypeVar("T")
+#: How many queues the global planning looks at per grant (bounds its cost under large backlogs).
+PLAN_SCAN = 32
 
 
 class _Waiter:
     """One caller in a queue; ``turn`` resolves when it may talk to the store."""
 
-    __slots__ = ("order", "turn")
+    __slots__ = ("bucket", "order", "turn")
 
-    def __init__(self, order: float) -> None:
+    def __init__(self, order: float, bucket: tuple[str, str, str] | None = None) -> None:
         self.order = order
+        #: in the global queue: (route key, major, bucket queue key) of the request's bucket
+        self.bucket = bucket
         self.turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 class _Queue:
-    """Waiters for one bucket (or the global window), served in the order their requests began.
+    """Waiters for one bucket, served in the order their requests began, or for the global
+    window, served longest bucket chain first (see ``RateLimiter._plan_allows``), then in order.
 
     Only the head (``active``) asks the store for a permit. A retry keeps its request's place, so
     it re-enters ahead of later requests and takes the head's place if the head has not been
-    granted yet. In the global queue this order lets a request from a slow bucket (one whose turn
-    came late) go before requests made after it, instead of queueing behind every faster bucket.
+    granted yet.
     """
 
     __slots__ = ("active", "sleeping", "waiters")
@@ -184,11 +188,21 @@ class RateLimiter:
         if global_key is not None:
             gkey = global_key
             gwake = _global_wake(gkey)
-            if store.sync and gwake not in self._queues:
-                slot, _ = store.global_acquire_sync(gkey, self.global_limit, self.global_window)
+            chain = 0.0
+            if store.sync:
+                chain = self._chain(route_key, major, qkey)
+                if gwake not in self._queues and self._plan_allows(gkey, chain)[0]:
+                    slot, _ = store.global_acquire_sync(gkey, self.global_limit, self.global_window)
             if slot is None:
 
                 async def take_global() -> tuple[str | None, float, str]:
+                    if store.sync:
+                        head = self._rank_global(gwake)
+                        if head is None:
+                            return None, 0.0, gwake  # another request goes first now
+                        allowed, hold_off = self._plan_allows(gkey, head)
+                        if not allowed:
+                            return None, hold_off, gwake
                     slot, wait = await self._store_call(
                         store.global_acquire(gkey, self.global_limit, self.global_window),
                         on_cancel=lambda r: (
@@ -203,9 +217,10 @@ class RateLimiter:
                     slot = await self._through(
                         gwake,
                         take_global,
-                        order=next(self._orders),
+                        order=-chain,  # the longest chain of requests behind first, then FIFO
                         max_wait=max_wait,
                         what="global limit",
+                        bucket=(route_key, major, qkey),
                     )
                 except BaseException:
                     self._spawn(self._refund_bucket(bucket_key, major))
@@ -240,6 +255,89 @@ class RateLimiter:
 
     # ---------------------------------------------------------------- internals
 
+    def _chain(self, route_key: str, major: str, qkey: str) -> float:
+        """Seconds this request and those queued behind it need in its bucket (by its learned
+        limit and window; 0 while unknown): the longer, the sooner it should have a global
+        slot."""
+        shape = self.store.shape_sync(route_key, major)
+        if shape is None:
+            return 0.0
+        q = self._queues.get(qkey)
+        limit, window, _ = shape
+        return _chain_of(1 + (len(q.waiters) if q is not None else 0), limit, window)
+
+    def _rank_global(self, gwake: str) -> float | None:
+        """Re-rank the global queue by each request's chain now (they shorten as buckets
+        drain): the head's chain, or ``None`` if another request is now ahead of it."""
+        q = self._queues[gwake]
+        head = q.waiters[0]
+        if len(q.waiters) > 1:
+            # only the front of a long queue (ranks go stale there first; bounded work per grant)
+            front = q.waiters[:PLAN_SCAN]
+            chains: dict[str, float] = {}
+            for x in front:
+                if x.bucket is not None:
+                    c = chains.get(x.bucket[2])
+                    if c is None:
+                        c = chains[x.bucket[2]] = self._chain(*x.bucket)
+                    x.order = -c
+            front.sort(key=_order)
+            q.waiters[: len(front)] = front
+        return -head.order if q.waiters[0] is head else None
+
+    def _plan_allows(self, global_key: str, chain: float) -> tuple[bool, float]:
+        """Whether a request whose bucket needs ``chain`` seconds for it and those queued behind
+        it may take a global slot now, and if not, how long to hold off.
+
+        The global window is a sliding one: a slot taken now stays taken a whole window. So a
+        slot is kept for each request that a bucket with a longer chain will be able to send
+        within the window (its permits come in batches of its limit, one window of its own
+        apart), unless a slot frees in time for it. Otherwise a burst of short-chain requests
+        would fill the window and delay every step of a long chain by up to a window.
+        """
+        store = self.store
+        longer: list[tuple[int, int, float, float]] = []  # (queued, limit, window, ready)
+        # the oldest PLAN_SCAN queues only: bounded work per grant however many buckets wait
+        for qkey, q in itertools.islice(self._queues.items(), PLAN_SCAN):
+            n = len(q.waiters)
+            if n == 0 or qkey.startswith("\x01"):
+                continue
+            route_key, _, major = qkey.partition("\x00")
+            shape = store.shape_sync(route_key, major)
+            if shape is None or shape[2] is None:
+                continue
+            limit, window, ready = shape[0], shape[1], shape[2]
+            limit = max(limit, 1)
+            if _chain_of(n, limit, window) > chain:
+                longer.append((n, limit, window, ready))
+        if not longer:
+            return True, 0.0
+        free, now = store.global_outlook_sync(global_key, self.global_limit)
+        if free <= 0:
+            return True, 0.0  # the store itself says how long to wait
+        horizon = now + self.global_window
+        due: list[float] = []
+        for n, limit, window, t in longer:
+            while n > 0 and t <= horizon and len(due) < 4 * self.global_limit:
+                due.extend([t] * min(limit, n))
+                n -= limit
+                t += window
+        if len(due) < free:
+            return True, 0.0
+        due.sort()
+        frees = store.global_frees_sync(global_key, horizon)
+        slack = free - 1  # after this request takes one
+        i = 0
+        for t in due:
+            while i < len(frees) and frees[i] <= t:
+                slack += 1
+                i += 1
+            slack -= 1
+            if slack < 0:
+                nxt = frees[0] if frees else horizon
+                return False, max(min(nxt, due[0] + 0.01) - now, 0.001)
+        return True, 0.0
+
     async def _through(
         self,
         qkey: str,
@@ -249,12 +347,13 @@ class RateLimiter:
         max_wait: float,
         what: str,
         also_wake: str | None = None,
+        bucket: tuple[str, str, str] | None = None,
     ) -> T:
         """Queue in ``qkey`` and, once at the head, call ``take`` until it grants."""
         q = self._queues.get(qkey)
         if q is None:
             q = self._queues[qkey] = _Queue()
-        w = _Waiter(order)
+        w = _Waiter(order, bucket)
         i = len(q.waiters)
         while i > 0 and q.waiters[i - 1].order > order:
             i -= 1
@@ -414,6 +513,16 @@ class RateLimiter:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("rate-limit bookkeeping failed: %r", task.exception())
+
+
+def _chain_of(n: int, limit: int, window: float) -> float:
+    """Seconds a bucket of ``limit`` per ``window`` needs after the first of ``n`` requests
+    goes, plus a thousandth of its window (a known bucket ranks above an unknown one)."""
+    return (-(-n // max(limit, 1)) - 1 + 0.001) * window
+
+
+def _order(w: _Waiter) -> float:
+    return w.order
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

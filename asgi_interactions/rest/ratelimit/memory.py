@@ -1,6 +1,7 @@
 """The in-process rate-limit store, and ``MemoryRateLimiter`` built on it (the default).
 
-The bucket rules here are mirrored by the Lua scripts of the Redis store; keep them in step.
+The Redis store runs these same bucket rules on state it loads from Redis (one channel's
+buckets at a time), so the two stores decide alike.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import itertools
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .base import BucketInfo, RateLimitStore
@@ -75,8 +77,14 @@ class MemoryStore(RateLimitStore):
     sync = True
 
     def __init__(
-        self, *, idle_ttl: float = 60.0, stale_after: float = 120.0, clock: object = None
+        self,
+        *,
+        idle_ttl: float = 60.0,
+        stale_after: float = 120.0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        #: The store's clock (monotonic seconds unless ``clock`` is given).
+        self.now: Callable[[], float] = clock if clock is not None else time.monotonic
         self.idle_ttl = idle_ttl
         self.stale_after = stale_after
         self._buckets: dict[str, _Bucket] = {}
@@ -92,11 +100,6 @@ class MemoryStore(RateLimitStore):
         self._invalid: deque[float] = deque()
         self._ids = itertools.count()
         self._next_sweep = 0.0
-
-    @staticmethod
-    def now() -> float:
-        """The store's clock (monotonic seconds)."""
-        return time.monotonic()
 
     # -------------------------------------------------------------- buckets
 
@@ -366,6 +369,40 @@ class MemoryStore(RateLimitStore):
             else:
                 b.avail += 1
 
+    def shape_sync(self, route_key: str, major: str) -> tuple[int, float, float | None] | None:
+        """``RateLimitStore.shape_sync``: from the bucket's estimate."""
+        b = self._buckets.get(self._key(route_key, major))
+        if b is None or b.limit is None or b.unlimited or b.window <= 0:
+            return None
+        now = self.now()
+        ready: float
+        if now < b.blocked_until:
+            ready = b.blocked_until
+        elif b.avail > 0:
+            ready = now
+        elif not b.reset_used:
+            ready = max(now, b.reset_at)
+        else:  # waiting for answers: the slot of the last request sent frees a window later
+            ready = max(now, b.last_send + b.window)
+        return b.limit, b.window, ready
+
+    def global_outlook_sync(self, key: str, limit: int) -> tuple[int, float]:
+        """``RateLimitStore.global_outlook_sync``."""
+        now = self.now()
+        g = self._globals.get(key)
+        if g is None:
+            return limit, now
+        while g.expiries and g.expiries[0] <= now:
+            heapq.heappop(g.expiries)
+        if now < g.blocked_until:
+            return 0, now
+        return limit - len(g.pending) - len(g.expiries), now
+
+    def global_frees_sync(self, key: str, until: float) -> list[float]:
+        """``RateLimitStore.global_frees_sync``."""
+        g = self._globals.get(key)
+        return [] if g is None else sorted(e for e in g.expiries if e <= until)
+
     async def bucket_acquire(self, route_key: str, major: str) -> tuple[str, int | None, float]:
         return self.acquire_sync(route_key, major)
 
@@ -378,6 +415,10 @@ class MemoryStore(RateLimitStore):
         self.refund_sync(key)
 
     async def bucket_block(self, key: str, seconds: float) -> None:
+        self.block_sync(key, seconds)
+
+    def block_sync(self, key: str, seconds: float) -> None:
+        """``bucket_block`` without the coroutine."""
         b = self._buckets.setdefault(key, _Bucket())
         b.blocked_until = max(b.blocked_until, self.now() + seconds)
 

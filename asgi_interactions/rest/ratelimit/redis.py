@@ -1,23 +1,27 @@
 """``RedisRateLimiter``: bucket state, the global window and the invalid-request budget in Redis,
 shared by every worker and host that uses the same Redis (needs the ``redis`` extra).
 
-Each operation is one Lua script, so it is atomic across processes, and uses Redis's own clock
-(``TIME``), so hosts need no clock agreement. The bucket rules are ``MemoryStore``'s, except its
-newest-snapshot refinement (ordering answers by ``X-RateLimit-Reset``) and its rules for routes
-whose bucket is unknown (one probe per route and major parameters, slots held in the known
-buckets), not ported yet: the Redis estimate is the ticket-based lower bound, a little less
-eager (and not yet run through the simulation in ``tests/rest/test_estimate.py``).
-If Redis cannot be reached, the store falls back to a local ``MemoryStore``, logs it once, and
-returns to Redis when it answers again. Single-node Redis (or a primary): keys are built inside
-the scripts, so Redis Cluster is not supported.
+Buckets: each channel's (major parameters') state is one JSON document. An operation reads it
+with Redis's clock (``TIME``) in one script, runs ``MemoryStore``'s own rules on it, and writes it
+back with a compare-and-set script (retrying if another process changed it meanwhile): the two
+stores decide alike by construction, and hosts need no clock agreement. The global window and
+the invalid-request count are one Lua script each. If Redis cannot be reached, the store falls
+back to a local ``MemoryStore``, logs it once, and returns to Redis when it answers again.
+Single-node Redis (or a primary): keys are built inside the scripts, so Redis Cluster is not
+supported.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import math
+import random
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any, TypeVar
 
 from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -25,11 +29,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .base import BucketInfo, RateLimitStore
 from .limiter import RateLimiter
-from .memory import MemoryStore
+from .memory import MemoryStore, _Bucket
 
 __all__ = ["RedisRateLimiter", "RedisStore"]
 
 log = logging.getLogger("asgi_interactions.rest.ratelimit.redis")
+T = TypeVar("T")
 
 _PRELUDE = """
 local function now_s()
@@ -37,182 +42,32 @@ local function now_s()
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local function fmt(x) return string.format('%.6f', x) end
-local FIELDS = {'limit', 'unl', 'avail', 'reset_at', 'used', 'window', 'sent', 'ans', 'last',
-                'blocked', 'snap', 'rid'}
-local function load(key)
-  local f = redis.call('HMGET', key, unpack(FIELDS))
-  return {limit = tonumber(f[1]) or -1, unl = tonumber(f[2]) or 0, avail = tonumber(f[3]) or 0,
-          reset_at = tonumber(f[4]) or 0, used = tonumber(f[5]) or 0,
-          window = tonumber(f[6]) or 0, sent = tonumber(f[7]) or 0, ans = tonumber(f[8]) or 0,
-          last = tonumber(f[9]) or 0, blocked = tonumber(f[10]) or 0,
-          snap = tonumber(f[11]) or 0, rid = tonumber(f[12]) or 0,
-          exists = f[7] ~= false}
-end
-local function unnamed_done(P, key, major, n)
-  if string.sub(key, #P + 1, #P + 2) == 'r:' and n > 0 then
-    local left = redis.call('DECRBY', P .. 'pm:' .. major, n)
-    if left <= 0 then redis.call('DEL', P .. 'pm:' .. major) end
-  end
-end
-local function save(key, b, now, idle)
-  redis.call('HSET', key, 'limit', b.limit, 'unl', b.unl, 'avail', b.avail,
-             'reset_at', fmt(b.reset_at), 'used', b.used, 'window', fmt(b.window),
-             'sent', b.sent, 'ans', b.ans, 'last', fmt(b.last), 'blocked', fmt(b.blocked),
-             'snap', fmt(b.snap), 'rid', fmt(b.rid))
-  local keep = math.max(b.reset_at, b.last + b.window, b.blocked) - now + idle
-  redis.call('PEXPIRE', key, math.max(1000, math.floor(keep * 1000)))
-end
 """
 
-_BUCKET_ACQUIRE = (
-    _PRELUDE
-    + """
-local P, route, major = ARGV[1], ARGV[2], ARGV[3]
-local stale, idle = tonumber(ARGV[4]), tonumber(ARGV[5])
-local now = now_s()
-local h = redis.call('HGET', P .. 'routes', route)
-local key
-if h then key = P .. 'b:' .. h .. ':' .. major else key = P .. 'r:' .. route .. ':' .. major end
-local b = load(key)
-if now < b.blocked then return {key, -1, fmt(b.blocked - now)} end
-if b.sent > b.ans and now - b.last > stale then
-  unnamed_done(P, key, major, b.sent - b.ans)
-  b.ans = b.sent
-end
-local inflight = b.sent - b.ans
-if b.used == 1 and inflight == 0 and now >= b.last + b.window + 1.0 then
-  b.used = 0
-  b.avail = math.max(b.avail, 0)
-end
-local granted = false
-local wait = -1
-if b.unl == 1 then granted = true
-elseif b.limit < 0 then granted = (inflight == 0)
-elseif b.avail > 0 then b.avail = b.avail - 1; granted = true
-elseif b.used == 0 then
-  if now >= b.reset_at and (b.avail == 0 or inflight == 0) then
-    b.avail = 0; b.used = 1; granted = true
-  elseif now < b.reset_at then wait = b.reset_at - now end
-end
-if not granted then
-  if b.exists then save(key, b, now, idle) end
-  return {key, -1, fmt(wait)}
-end
-local ticket = b.ans
-b.sent = b.sent + 1
-b.last = now
-save(key, b, now, idle)
-if not h then
-  redis.call('INCR', P .. 'pm:' .. major)
-  redis.call('PEXPIRE', P .. 'pm:' .. major, math.floor(stale * 1000))
-end
-return {key, ticket, '0'}
+# One major parameter set's bucket state (a JSON document), the hash its route has learned and
+# Redis's clock, read at one instant.
+_MAJOR_READ = """
+local P, major, route = ARGV[1], ARGV[2], ARGV[3]
+local t = redis.call('TIME')
+local state = redis.call('GET', P .. 's:' .. major) or ''
+local h = ''
+if route ~= '' then h = redis.call('HGET', P .. 'routes', route) or '' end
+return {t[1], t[2], state, h}
 """
-)
 
-_BUCKET_UPDATE = (
-    _PRELUDE
-    + """
-local P, key, route, major = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local ticket, has_info, limit = tonumber(ARGV[5]), ARGV[6] == '1', tonumber(ARGV[7])
-local remaining, reset_after, bucket = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
-local limited, idle = ARGV[11] == '1', tonumber(ARGV[12])
-local reset = tonumber(ARGV[13])
-local now = now_s()
-local b = load(key)
-if b.exists and b.ans < b.sent then
-  b.ans = b.ans + 1
-  unnamed_done(P, key, major, 1)
-end
-if not has_info then
-  if b.exists then
-    if b.limit < 0 and b.unl == 0 then
-      b.blocked = math.max(b.blocked, now + 1.0)
-    elseif b.limit >= 0 and b.used == 1 and b.sent == b.ans then
-      b.reset_at = math.max(b.reset_at, now + b.window); b.used = 0
-    end
-    save(key, b, now, idle)
-  end
-  return 0
-end
-if limit < 0 then
-  if b.exists then
-    if b.limit < 0 and not limited then b.unl = 1 end
-    save(key, b, now, idle)
-  end
-  return 0
-end
-local target = key
-local others = 0
-local merged = false
-if bucket ~= '' then
-  redis.call('HSET', P .. 'routes', route, bucket)
+# Compare and set: write the new state only if nobody changed it since it was read.
+_MAJOR_WRITE = """
+local P, major, old, new, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local route, h = ARGV[6], ARGV[7]
+local k = P .. 's:' .. major
+if (redis.call('GET', k) or '') ~= old then return 0 end
+if new == '' then redis.call('DEL', k) else redis.call('SET', k, new, 'PX', ttl) end
+if h ~= '' then
+  redis.call('HSET', P .. 'routes', route, h)
   redis.call('PEXPIRE', P .. 'routes', 86400000)
-  target = P .. 'b:' .. bucket .. ':' .. major
 end
-if target ~= key then
-  local t = load(target)
-  if not t.exists and b.exists then
-    t = b
-    redis.call('DEL', key)
-    others = b.sent - ticket - 1
-  elseif t.exists then
-    merged = true
-    if b.exists then
-      if b.sent == b.ans then redis.call('DEL', key) else save(key, b, now, idle) end
-    end
-  end
-  b = t
-else
-  if b.exists then others = b.sent - ticket - 1 end
-end
-if reset_after < 0 then reset_after = 0 end
-local unnamed = tonumber(redis.call('GET', P .. 'pm:' .. major) or '0')
-local estimate = remaining - math.max(0, others) - unnamed
-local fresh = b.limit < 0 or b.unl == 1
-if limited or ((not merged) and (fresh or estimate >= b.avail)) then
-  b.avail = estimate; b.reset_at = now + reset_after; b.used = 0
-  if reset >= 0 then b.rid = reset; b.snap = reset - reset_after end
-elseif merged and fresh then
-  b.avail = math.min(0, estimate); b.reset_at = now + reset_after; b.used = 0
-elseif b.used == 1 and reset >= 0 and reset > math.max(b.rid, b.snap) + 0.002 then
-  b.reset_at = now + reset_after; b.used = 0; b.rid = reset
-end
-b.limit = limit
-b.unl = 0
-b.window = math.max(b.window, reset_after)
-save(target, b, now, idle)
 return 1
 """
-)
-
-_BUCKET_REFUND = (
-    _PRELUDE
-    + """
-local P, key, idle = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local b = load(key)
-if not b.exists or b.ans >= b.sent then return 0 end
-b.ans = b.ans + 1
-unnamed_done(P, key, string.match(key, ':([^:]*)$'), 1)
-if b.limit >= 0 and b.unl == 0 then
-  if b.used == 1 and b.avail == 0 then b.used = 0 else b.avail = b.avail + 1 end
-end
-save(key, b, now_s(), idle)
-return 1
-"""
-)
-
-_BUCKET_BLOCK = (
-    _PRELUDE
-    + """
-local key, seconds, idle = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = now_s()
-local b = load(key)
-b.blocked = math.max(b.blocked, now + seconds)
-save(key, b, now, idle)
-return 1
-"""
-)
 
 _GLOBAL_ACQUIRE = (
     _PRELUDE
@@ -284,6 +139,56 @@ return redis.call('ZCARD', k)
 )
 
 _LOCAL = "m|"  # keys and slots handed out by the fallback store carry this prefix
+#: Attempts at a compare-and-set before an operation gives up (each retry means another
+#: process changed the same channel's state in the meantime): a permit is then asked for again
+#: shortly; an answer is tried much harder for, as a lost one stays counted in flight until
+#: ``stale_after``.
+CAS_TRIES = 32
+CAS_TRIES_ANSWER = 512
+_FIELDS = tuple(f.name for f in fields(_Bucket))
+
+
+def _major_of(key: str) -> str:
+    return key.rsplit(":", 1)[-1]
+
+
+def _view(
+    state: str, major: str, route_key: str, known: str, now: float, idle: float, stale: float
+) -> MemoryStore:
+    """A ``MemoryStore`` on the clock ``now`` holding ``major``'s state and one learned hash."""
+    view = MemoryStore(idle_ttl=idle, stale_after=stale, clock=lambda: now)
+    if known:
+        view._routes[route_key] = known
+    if state:
+        doc = json.loads(state)
+        view._buckets = {k: _Bucket(*v) for k, v in doc["b"].items()}
+        if doc["u"]:
+            view._unnamed[major] = doc["u"]
+        if doc["p"]:
+            view._probes[major] = doc["p"]
+    return view
+
+
+def _dump(view: MemoryStore, major: str) -> str:
+    """``view``'s state as stored (``""``: nothing worth keeping)."""
+    if not view._buckets and not view._unnamed and not view._probes:
+        return ""
+    doc = {
+        "b": {k: [getattr(b, f) for f in _FIELDS] for k, b in view._buckets.items()},
+        "u": view._unnamed.get(major, 0),
+        "p": view._probes.get(major, {}),
+    }
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def _ttl(view: MemoryStore, now: float, idle: float, stale: float) -> int:
+    """Milliseconds ``view``'s state must outlive: its idle time, or a request in flight's."""
+    keep = 1.0
+    for b in view._buckets.values():
+        keep = max(keep, max(b.reset_at, b.last_send + b.window, b.blocked_until) - now + idle)
+        if b.sent > b.answered:
+            keep = max(keep, b.last_send + stale + idle - now)
+    return math.ceil(keep * 1000)
 
 
 def _wait(value: Any) -> float:
@@ -310,8 +215,10 @@ class RedisStore(RateLimitStore):
         retry_interval: float = 2.0,
         socket_timeout: float = 1.0,
         client: aioredis.Redis | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.prefix = prefix
+        self.clock = clock  # tests only: a virtual clock instead of Redis's ``TIME``
         self.idle_ttl = idle_ttl
         self.stale_after = stale_after
         self.retry_interval = retry_interval
@@ -322,10 +229,8 @@ class RedisStore(RateLimitStore):
         self._down_until = 0.0
         self._down = False
         r = self.redis
-        self._acquire = r.register_script(_BUCKET_ACQUIRE)
-        self._update = r.register_script(_BUCKET_UPDATE)
-        self._refund = r.register_script(_BUCKET_REFUND)
-        self._block = r.register_script(_BUCKET_BLOCK)
+        self._read = r.register_script(_MAJOR_READ)
+        self._write = r.register_script(_MAJOR_WRITE)
         self._gacquire = r.register_script(_GLOBAL_ACQUIRE)
         self._grelease = r.register_script(_GLOBAL_RELEASE)
         self._gblock = r.register_script(_GLOBAL_BLOCK)
@@ -361,15 +266,50 @@ class RedisStore(RateLimitStore):
 
     # -------------------------------------------------------------- buckets
 
+    async def _on_major(
+        self, major: str, route_key: str, op: Callable[[MemoryStore], T], tries: int = CAS_TRIES
+    ) -> tuple[T] | None:
+        """Run ``op`` on a ``MemoryStore`` holding ``major``'s buckets as Redis has them, and
+        store the result if nobody changed them meanwhile (else start again).
+
+        ``None``: Redis is unreachable (the caller falls back to the local store) or the state
+        kept changing under us ``tries`` times.
+        """
+        for attempt in range(tries):
+            r = await self._call(self._read, self.prefix, major, route_key)
+            if r is None:
+                return None
+            now = self.clock() if self.clock is not None else int(r[0]) + int(r[1]) / 1_000_000
+            old, known = _text(r[2]), _text(r[3])
+            view = _view(old, major, route_key, known, now, self.idle_ttl, self.stale_after)
+            result = op(view)
+            new = _dump(view, major)
+            learned = view._routes.get(route_key, "") if route_key else ""
+            if learned == known:
+                learned = ""
+            if new == old and not learned:
+                return (result,)
+            ttl = _ttl(view, now, self.idle_ttl, self.stale_after)
+            done = await self._call(
+                self._write, self.prefix, major, old, new, ttl, route_key, learned
+            )
+            if done is None:
+                return None
+            if int(done) == 1:
+                return (result,)
+            await asyncio.sleep(random.uniform(0, 0.001 * min(attempt + 1, 4)))
+        log.warning("rate-limit state of %s kept changing; giving up this update", major)
+        return None
+
     async def bucket_acquire(self, route_key: str, major: str) -> tuple[str, int | None, float]:
-        r = await self._call(
-            self._acquire, self.prefix, route_key, major, self.stale_after, self.idle_ttl
-        )
-        if r is None:
-            key, ticket, wait = self.local.acquire_sync(route_key, major)
-            return _LOCAL + key, ticket, wait
-        ticket = int(r[1])
-        return _text(r[0]), (ticket if ticket >= 0 else None), _wait(r[2])
+        if self._use_redis():
+            r = await self._on_major(major, route_key, lambda v: v.acquire_sync(route_key, major))
+            if r is not None:
+                return r[0]
+            if not self._down:  # contention, not an outage: ask again shortly
+                return "r:" + route_key + ":" + major, None, 0.005
+        key, ticket, wait = self.local.acquire_sync(route_key, major)
+        return _LOCAL + key, ticket, wait
 
     async def bucket_update(
         self, key: str, route_key: str, major: str, ticket: int, info: BucketInfo | None
@@ -377,41 +317,26 @@ class RedisStore(RateLimitStore):
         if key.startswith(_LOCAL):
             self.local.update_sync(key[len(_LOCAL) :], route_key, major, ticket, info)
             return
-        if info is None:
-            fields: tuple[Any, ...] = ("0", -1, 0, 0.0, "", "0", -1)
-        else:
-            fields = (
-                "1",
-                -1 if info.limit is None else info.limit,
-                info.remaining,
-                info.reset_after,
-                info.bucket or "",
-                "1" if info.limited else "0",
-                -1 if info.reset is None else repr(info.reset),
-            )
-        await self._call(
-            self._update,
-            self.prefix,
-            key,
-            route_key,
+        await self._on_major(
             major,
-            ticket,
-            *fields[:6],
-            self.idle_ttl,
-            fields[6],
+            route_key,
+            lambda v: v.update_sync(key, route_key, major, ticket, info),
+            CAS_TRIES_ANSWER,
         )
 
     async def bucket_refund(self, key: str) -> None:
         if key.startswith(_LOCAL):
             self.local.refund_sync(key[len(_LOCAL) :])
         else:
-            await self._call(self._refund, self.prefix, key, self.idle_ttl)
+            await self._on_major(_major_of(key), "", lambda v: v.refund_sync(key), CAS_TRIES_ANSWER)
 
     async def bucket_block(self, key: str, seconds: float) -> None:
         if key.startswith(_LOCAL):
-            await self.local.bucket_block(key[len(_LOCAL) :], seconds)
+            self.local.block_sync(key[len(_LOCAL) :], seconds)
         else:
-            await self._call(self._block, key, seconds, self.idle_ttl)
+            await self._on_major(
+                _major_of(key), "", lambda v: v.block_sync(key, seconds), CAS_TRIES_ANSWER
+            )
 
     # -------------------------------------------------------------- global
 

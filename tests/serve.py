@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
@@ -19,13 +19,17 @@ def free_port() -> int:
         return port
 
 
-@asynccontextmanager
-async def serve(app: Any, *, lifespan: str = "auto", **config: Any) -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def serve(
+    app: Any, *, lifespan: str = "auto", stop_timeout: float = 40.0, **config: Any
+) -> AsyncIterator[str]:
     """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:PORT``).
 
     The socket is bound before uvicorn starts, so no other process can take the port between.
+    A server still not stopped ``stop_timeout`` seconds after the block is cancelled.
     """
     sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config.setdefault("log_level", "warning")
@@ -41,5 +45,6 @@ async def serve(app: Any, *, lifespan: str = "auto", **config: Any) -> AsyncIter
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, timeout=40)
+        with contextlib.suppress(TimeoutError):  # wait_for cancels the server task
+            await asyncio.wait_for(task, stop_timeout)
         sock.close()

@@ -24,7 +24,6 @@ import itertools
 import json
 import math
 import random
-import socket
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
@@ -32,11 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.serve import serve
 
 API_PREFIX = "/api/v10"
 
@@ -853,48 +853,21 @@ def _parse_body(content_type: str | None, body: bytes) -> tuple[Any, dict[str, t
     return json.loads(body), {}
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @contextlib.asynccontextmanager
 async def serve_fake_discord(**options: Any) -> AsyncIterator[FakeDiscord]:
     """Run a ``FakeDiscord(**options)`` under uvicorn on 127.0.0.1:<free port> for the block."""
     fake = FakeDiscord(**options)
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
+    async with serve(
         fake.app,
         lifespan="off",
-        log_level="warning",
         access_log=False,
         http="httptools",
         timeout_keep_alive=30,
         backlog=2048,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        if not server.started:
-            if task.done():
-                task.result()
-            raise RuntimeError("fake Discord server did not start")
-        fake.base_url = f"http://127.0.0.1:{port}{API_PREFIX}"
+        stop_timeout=5,
+    ) as url:
+        fake.base_url = url + API_PREFIX
         yield fake
-    finally:
-        server.should_exit = True
-        try:
-            await asyncio.wait_for(task, 5)
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()
-        sock.close()
 
 
 def pending_injections(fake: FakeDiscord) -> Iterable[Injection]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import statistics
 import sys
 import time
@@ -33,6 +32,7 @@ import httpx2
 
 from asgi_interactions.rest import MemoryRateLimiter, RestClient
 from tests.fakes.discord_rest import REALISTIC_LIMITS, FakeDiscord, serve_fake_discord
+from tests.rest.minimum import minimum_wall_time
 
 TOKEN = "bench-token"
 LATENCY = (0.02, 0.08)
@@ -46,43 +46,26 @@ class Workload:
         self.channels = list(range(1001, 1001 + channels))
         self.creates, self.edits, self.reactions, self.gets = creates, edits, reactions, gets
 
-    def minimum(self) -> float:
-        """Seconds a client that knows every limit in advance needs, given the latency.
+    def minimum(self, trip: float | None = None) -> float:
+        """Seconds an omniscient client needs: tests/rest/minimum.py's schedule of this workload.
 
-        Per phase, each limit (a channel's bucket, or the global window) with ``n`` requests and
-        ``limit`` per ``window`` needs ``ceil(n / limit) - 1`` reuses of a slot. A slot taken at
-        the server at time ``a`` frees at ``a + window``; the request that reuses it can be sent
-        no earlier than ``a + window - d_min`` (it might take the fastest one-way trip) and then
-        arrives ``d - d_min`` late, ``E[d] - d_min`` on average (the fake draws each request's
-        round trip uniformly from LATENCY and splits it evenly, so one-way ``d`` is uniform on
-        half of it). A phase then ends one mean round trip after its last send. The phase time is
-        the largest such chain; phases run one after the other (phase 2 needs phase 1's ids).
+        It knows every limit and every arrival time, sends each request at the earliest moment
+        no latency draw could get it refused (a slot whose holder arrived at ``a`` may be taken
+        by a send at ``a + window - d_min``), gives the global slots to the longest bucket chain
+        first, and starts phase 2 at phase 1's last answer. Every trip takes ``trip`` one way,
+        by default the fastest the fake draws (``d_min``), so the figure is a lower bound on the
+        wall time of any client that is never refused, whatever the latencies drawn.
         """
-        mean_rtt = sum(LATENCY) / 2
-        lateness = mean_rtt / 2 - LATENCY[0] / 2  # E[d] - d_min of the one-way trip
-
-        def chain(n: int, limit: int, window: float) -> float:
-            return (math.ceil(n / limit) - 1) * (window + lateness) if n else 0.0
-
-        def bucket(n: int, group: str) -> float:
-            return chain(n, *REALISTIC_LIMITS[group])
-
-        def glob(n: int) -> float:
-            return chain(n, *GLOBAL)
-
-        c = len(self.channels)
-        phase1 = max(bucket(self.creates, "messages.create"), glob(self.creates * c)) + mean_rtt
-        n2 = (self.edits + self.reactions + self.gets) * c
-        phase2 = (
-            max(
-                bucket(self.edits, "messages.edit"),
-                bucket(self.reactions, "reactions"),
-                bucket(self.gets, "messages.read"),
-                glob(n2),
-            )
-            + mean_rtt
+        d_min = LATENCY[0] / 2  # the fake splits each round trip evenly between the two ways
+        phase1 = [("messages.create", str(ch)) for ch in self.channels for _ in range(self.creates)]
+        phase2: list[tuple[str, str]] = []
+        for ch in self.channels:
+            phase2 += [("messages.edit", str(ch))] * self.edits
+            phase2 += [("reactions", str(ch))] * self.reactions
+            phase2 += [("messages.read", str(ch))] * self.gets
+        return minimum_wall_time(
+            [phase1, phase2], REALISTIC_LIMITS, GLOBAL, d_min=d_min, trip=trip or d_min
         )
-        return phase1 + phase2
 
     @property
     def total(self) -> int:
@@ -267,7 +250,12 @@ async def main() -> None:
         f"latency {LATENCY[0] * 1000:.0f}-{LATENCY[1] * 1000:.0f} ms; limits: messages 5/5 s, "
         f"edits 5/5 s, reactions 1/0.25 s, reads 10/1 s (per channel), global 50/1 s"
     )
-    print(f"theoretical minimum: {minimum:.2f} s\n")
+    mean_trip = sum(LATENCY) / 4
+    print(
+        f"minimum (omniscient client, every one-way trip {LATENCY[0] * 500:.0f} ms): "
+        f"{minimum:.2f} s; with every trip at the mean ({mean_trip * 1000:.0f} ms): "
+        f"{w.minimum(mean_trip):.2f} s\n"
+    )
     print(
         "| client | wall (s) | throughput vs minimum | 2xx | sent | 429 user | 429 global "
         "| 429 shared | error |"

@@ -160,3 +160,15 @@ async def test_command_lists_ask_for_localizations_and_params_encode(fake: FakeD
     assert fake.requests[0].query == {"with_localizations": "true"}
     assert fake.requests[1].query == {"with_localizations": "false"}
     assert fake.requests[2].query == {"limit": "2", "flag": "false"}
+
+
+async def test_http2_option_talks_to_a_server() -> None:
+    """``http2=True`` (the http2 extra) builds a working pool; plain-HTTP servers get HTTP/1.1."""
+    from asgi_interactions import RestClient
+    from tests.fakes.discord_rest import serve_fake_discord
+
+    async with (
+        serve_fake_discord() as fake,
+        RestClient("token", base_url=fake.base_url, http2=True) as rest,
+    ):
+        assert (await rest.get_current_user())["id"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from ..models import Member, PartialMessage, ResolvedData, User
 from .docstrings import parameter_docs, summary
@@ -324,16 +324,7 @@ class Command(Invocable, Generic[P, R]):
     def to_payload(self, autocompletes: AutocompleteKeys = frozenset()) -> dict[str, Any]:
         """The command JSON (top level) or the subcommand option JSON (inside a group)."""
         out: dict[str, Any] = {"type": 1, "name": self.name, "description": self.description}
-        options = self.option_payloads(autocompletes)
-        if options:
-            out["options"] = options
-        if self.name_localizations:
-            out["name_localizations"] = dict(self.name_localizations)
-        if self.description_localizations:
-            out["description_localizations"] = dict(self.description_localizations)
-        if self.settings is not None:
-            out.update(self.settings.fields())
-        return out
+        return _complete_payload(out, self.option_payloads(autocompletes), self)
 
 
 class Group:
@@ -479,18 +470,8 @@ class Group:
             "name": self.name,
             "description": self.description,
         }
-        options = []
-        for child in self.children.values():
-            options.append(child.to_payload(autocompletes))
-        if options:
-            out["options"] = options
-        if self.name_localizations:
-            out["name_localizations"] = dict(self.name_localizations)
-        if self.description_localizations:
-            out["description_localizations"] = dict(self.description_localizations)
-        if self.settings is not None:
-            out.update(self.settings.fields())
-        return out
+        options = [child.to_payload(autocompletes) for child in self.children.values()]
+        return _complete_payload(out, options, self)
 
 
 class ContextMenuCommand(Invocable, Generic[P, R]):
@@ -584,3 +565,27 @@ class ContextMenuCommand(Invocable, Generic[P, R]):
             out["name_localizations"] = dict(self.name_localizations)
         out.update(self.settings.fields())
         return out
+
+
+class _Localized(Protocol):
+    @property
+    def name_localizations(self) -> Mapping[str, str] | None: ...
+    @property
+    def description_localizations(self) -> Mapping[str, str] | None: ...
+    @property
+    def settings(self) -> CommandSettings | None: ...
+
+
+def _complete_payload(
+    out: dict[str, Any], options: list[dict[str, Any]], source: _Localized
+) -> dict[str, Any]:
+    """Add the parts a command and a group share: options, localizations, command settings."""
+    if options:
+        out["options"] = options
+    if source.name_localizations:
+        out["name_localizations"] = dict(source.name_localizations)
+    if source.description_localizations:
+        out["description_localizations"] = dict(source.description_localizations)
+    if source.settings is not None:
+        out.update(source.settings.fields())
+    return out

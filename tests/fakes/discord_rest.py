@@ -514,14 +514,7 @@ class FakeDiscord:
             "attachments": attachments,
             "flags": body.get("flags") or 0,
             "tts": bool(body.get("tts")),
-            "author": {
-                "id": str(self.bot_user_id),
-                "username": "fakebot",
-                "discriminator": "0",
-                "global_name": None,
-                "avatar": None,
-                "bot": True,
-            },
+            "author": self._bot_user(),
             "timestamp": "2026-01-01T00:00:00.000000+00:00",
             "edited_timestamp": None,
             "pinned": False,
@@ -620,17 +613,19 @@ class FakeDiscord:
             {"id": str(cid), "type": 0, "name": f"channel-{cid}", "guild_id": "1", "position": 0}
         )
 
+    def _bot_user(self) -> dict[str, Any]:
+        """The fake bot's user object, as messages and ``/users/@me`` show it."""
+        return {
+            "id": str(self.bot_user_id),
+            "username": "fakebot",
+            "discriminator": "0",
+            "global_name": None,
+            "avatar": None,
+            "bot": True,
+        }
+
     async def _get_me(self, request: Request, rec: RecordedRequest) -> Response:
-        return JSONResponse(
-            {
-                "id": str(self.bot_user_id),
-                "username": "fakebot",
-                "discriminator": "0",
-                "global_name": None,
-                "avatar": None,
-                "bot": True,
-            }
-        )
+        return JSONResponse(self._bot_user())
 
     async def _get_gateway_bot(self, request: Request, rec: RecordedRequest) -> Response:
         return JSONResponse(self.gateway_bot)

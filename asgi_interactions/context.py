@@ -34,9 +34,18 @@ class InitialResponse:
         self.deferred = deferred
         self.sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
+    def mark_sent(self) -> None:
+        """Resolve ``sent`` (idempotent): whoever delivers the response calls it, failed or not."""
+        if not self.sent.done():
+            self.sent.set_result(None)
+
 
 class Context:
-    """What a handler receives: the interaction, the app, its REST client and the reply methods."""
+    """What a handler receives: the interaction, the app, its REST client and the reply methods.
+
+    ``app`` is the ``InteractionApp`` (typed so for users); the context itself only uses its
+    ``rest`` and ``application_id``, so it never imports the app at run time.
+    """
 
     __slots__ = ("_initial", "app", "interaction")
 

@@ -203,7 +203,7 @@ async def test_shutdown_timeout_cancels_and_logs_with_interaction_id(
         response = await client.command("stuck")
         interaction_id = None
         assert response.status == 200
-        interaction_id = next(iter(bot._tasks)).get_name()
+        interaction_id = next(iter(bot._runner.tasks)).get_name()
     assert cancelled.is_set()
     assert any(interaction_id in r.getMessage() for r in caplog.records)
 

@@ -1,0 +1,219 @@
+"""The raw-ASGI request path: read the body (bounded), verify, parse, run, reply.
+
+Written against raw ASGI (no Request/Response objects) because it is hot: Starlette's layer costs
+more per request than the signature check. Every error answer is a one-line JSON body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from pydantic import ValidationError
+from pydantic_core import to_json
+from starlette.types import Receive, Scope, Send
+
+from .context import InitialResponse
+from .models import Interaction, InteractionType
+from .runner import FAILED_TEXT, Runner, notice
+from .verify import SignatureVerifier, VerificationError
+
+__all__ = ["Endpoint"]
+
+log = logging.getLogger("asgi_interactions.endpoint")
+security_log = logging.getLogger("asgi_interactions.security")
+
+# Precomputed answers: the hot path should not rebuild constant bytes.
+_JSON = (b"content-type", b"application/json")
+_PONG = b'{"type":1}'
+_CLOSE = ((b"connection", b"close"),)
+
+
+def error_body(message: str) -> bytes:
+    """``{"error": message}`` as JSON bytes."""
+    return to_json({"error": message})
+
+
+class RateLimitedLog:
+    """Logs at most one line per ``interval`` seconds and counts what it held back."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
+        self._logger = logger
+        self._interval = interval
+        self._next = 0.0
+        self._held = 0
+
+    def info(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            self._held += 1
+            return
+        held, self._held, self._next = self._held, 0, now + self._interval
+        suffix = f" ({held} similar lines suppressed)" if held else ""
+        self._logger.info(message + suffix, *args)
+
+
+class Endpoint:
+    """Answers the POSTs Discord sends to the interactions URL."""
+
+    def __init__(
+        self,
+        verifier: SignatureVerifier,
+        runner: Runner,
+        *,
+        max_body_size: int,
+        serverless: bool,
+        shutdown_timeout: float,
+        is_running: Callable[[], bool],
+        ensure_started: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.verifier = verifier
+        self.runner = runner
+        self.max_body_size = max_body_size
+        self.serverless = serverless
+        self.shutdown_timeout = shutdown_timeout
+        self._is_running = is_running
+        self._ensure_started = ensure_started
+        self._bad_request_log = RateLimitedLog(security_log)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if path not in ("", "/"):
+            await reply(send, 404, error_body("not found"))
+            return
+        if scope["method"] != "POST":
+            await reply(send, 405, error_body("method not allowed"), ((b"allow", b"POST"),))
+            return
+
+        signature = timestamp = None
+        length = -1
+        for name, value in scope["headers"]:
+            if name == b"x-signature-ed25519":
+                signature = value
+            elif name == b"x-signature-timestamp":
+                timestamp = value
+            elif name == b"content-length":
+                length = int(value) if value.isdigit() else -1
+        limit = self.max_body_size
+        if length > limit:
+            await reply(send, 413, error_body("request body too large"), _CLOSE)
+            return
+
+        body = b""
+        chunks: list[bytes] | None = None
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # client went away before sending the whole body
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await reply(send, 413, error_body("request body too large"), _CLOSE)
+                return
+            if not message.get("more_body", False):
+                if chunks is None:
+                    body = chunk
+                else:
+                    chunks.append(chunk)
+                    body = b"".join(chunks)
+                break
+            if chunks is None:
+                chunks = []
+            chunks.append(chunk)
+
+        try:
+            self.verifier.verify(signature, timestamp, body)
+        except VerificationError as exc:
+            client = scope.get("client")
+            self._bad_request_log.info(
+                "rejected request from %s: %s", client[0] if client else "?", exc
+            )
+            await reply(send, 401, error_body(str(exc)))
+            return
+
+        try:
+            interaction = Interaction.model_validate_json(body)
+        except ValidationError as exc:
+            await reply(send, 400, error_body(_describe_invalid(exc)))
+            return
+
+        if interaction.type == InteractionType.PING:
+            await reply(send, 200, _PONG)
+            return
+        if not self._is_running():
+            await self._ensure_started()
+
+        initial, task = await self.runner.begin(interaction)
+        try:
+            if self.serverless and task is not None and not task.done():
+                await self._reply_serverless(interaction, initial, task, send)
+            elif initial.files:
+                await self._reply_with_files(interaction, initial, send)
+            else:
+                await reply(send, 200, to_json(initial.payload))
+        finally:
+            initial.mark_sent()
+
+    async def _reply_serverless(
+        self,
+        interaction: Interaction,
+        initial: InitialResponse,
+        task: asyncio.Task[None],
+        send: Send,
+    ) -> None:
+        """Serverless platforms freeze the process once the HTTP answer is out, and Mangum sends
+        it only when the app returns: so the initial response goes through the callback endpoint,
+        the work finishes inside the invocation, and the POST is answered 202 at the end."""
+        await self.runner.post_initial(interaction, initial)
+        _, pending = await asyncio.wait({task}, timeout=self.shutdown_timeout)
+        if pending:
+            log.error(
+                "interaction %s still running after %.1fs, cancelled",
+                interaction.id,
+                self.shutdown_timeout,
+            )
+            task.cancel()
+        await reply_empty(send, 202)
+
+    async def _reply_with_files(
+        self, interaction: Interaction, initial: InitialResponse, send: Send
+    ) -> None:
+        """Files go through the callback endpoint (notes §1.5), then the POST gets 202."""
+        if await self.runner.post_initial(interaction, initial):
+            await reply_empty(send, 202)
+        else:
+            await reply(send, 200, to_json(notice(FAILED_TEXT, interaction.type)))
+
+
+def _describe_invalid(exc: ValidationError) -> str:
+    """A short reason for a 400: never echo the body back."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    first = errors[0] if errors else {"type": "", "loc": ()}
+    if first["type"] in ("json_invalid", "json_type"):
+        return "body is not valid JSON"
+    if not first["loc"]:
+        return "body must be a JSON object"
+    if first["loc"][0] == "type":
+        return "interaction type must be an integer"
+    return f"invalid interaction field: {'.'.join(str(p) for p in first['loc'])}"
+
+
+async def reply_empty(send: Send, status: int) -> None:
+    """An answer with no body (202 after a callback, 204)."""
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def reply(
+    send: Send, status: int, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """A JSON answer with its length and any extra headers."""
+    headers = [_JSON, (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

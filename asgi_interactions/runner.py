@@ -1,0 +1,234 @@
+"""Run one interaction's handler: a tracked task, auto-defer, the error handler, delivery.
+
+The HTTP endpoint and the gateway path both hand interactions here, so a handler behaves the same
+whichever way its interaction arrived. The runner knows nothing of ASGI: it produces the initial
+response (``InitialResponse``) and the caller writes it where it belongs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .context import Context, InitialResponse
+from .errors import HandlerNotFound
+from .models import Interaction, InteractionType
+from .responses import callback_payload, deferred_payload
+
+if TYPE_CHECKING:
+    from .app import InteractionApp  # for types only: the runner uses its rest and application_id
+
+__all__ = ["BUSY_TEXT", "FAILED_TEXT", "NOT_HANDLED_TEXT", "Handler", "Runner", "notice"]
+
+log = logging.getLogger("asgi_interactions.runner")
+
+Handler = Callable[[Context], Awaitable[Any]]
+ErrorHandler = Callable[[Context, Exception], Awaitable[Any]]
+
+NOT_HANDLED_TEXT = "This interaction isn't handled by this app."
+FAILED_TEXT = "Something went wrong while handling this interaction."
+BUSY_TEXT = "This app is busy right now; please try again in a moment."
+
+
+def notice(text: str, interaction_type: int) -> dict[str, Any]:
+    """An ephemeral message for the user; an empty choice list for autocomplete."""
+    if interaction_type == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
+        return {"type": 8, "data": {"choices": []}}
+    return {"type": 4, "data": {"content": text, "flags": 64}}
+
+
+class _Notice:
+    """A default answer the runner writes itself (never a handler's result)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_NOT_HANDLED = _Notice(NOT_HANDLED_TEXT)
+_FAILED = _Notice(FAILED_TEXT)
+
+
+class Runner:
+    """Runs handlers as tracked tasks and turns their results into Discord responses."""
+
+    def __init__(
+        self,
+        host: InteractionApp,
+        resolve: Callable[[int], Handler | None],
+        *,
+        defer_after: float | None,
+        max_concurrency: int,
+    ) -> None:
+        self._host = host
+        self._resolve = resolve
+        self.defer_after = defer_after
+        self.max_concurrency = max_concurrency
+        self.error_handler: ErrorHandler | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def process(self, interaction: Interaction) -> InitialResponse:
+        """Run the interaction's handler and return its initial response, deferring if slow."""
+        initial, _ = await self.begin(interaction)
+        return initial
+
+    async def begin(
+        self, interaction: Interaction
+    ) -> tuple[InitialResponse, asyncio.Task[None] | None]:
+        """Start the handler; return the initial response and the task still finishing the work.
+
+        Whichever comes first, the handler's result, ``ctx.defer()`` or the ``defer_after``
+        timer, becomes the initial response; a later result edits the original over REST.
+        """
+        itype = interaction.type
+        host = self._host
+        if host.application_id is None:
+            host.application_id = interaction.application_id  # learned, as DESIGN promises
+        handler = self._resolve(itype)
+        if handler is None:
+            log.warning("no handler for interaction type %s (id %s)", itype, interaction.id)
+            return InitialResponse(notice(NOT_HANDLED_TEXT, itype), []), None
+        if len(self.tasks) >= self.max_concurrency:
+            log.warning(
+                "max_concurrency (%d) handlers in flight: answering interaction %s as busy",
+                self.max_concurrency,
+                interaction.id,
+            )
+            return InitialResponse(notice(BUSY_TEXT, itype), []), None
+
+        ctx = Context(interaction, host)
+        loop = asyncio.get_running_loop()
+        name = f"interaction {interaction.id}"
+        if sys.version_info >= (3, 12):
+            # Eager: a handler that never suspends finishes here, with no loop round trip;
+            # unlike stepping the coroutine by hand, current_task() is the handler's own task.
+            task = asyncio.Task(self._run(ctx, handler), loop=loop, name=name, eager_start=True)
+            if task.done():
+                return ctx._initial.result(), task
+        else:
+            task = loop.create_task(self._run(ctx, handler), name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        timer = None
+        if self.defer_after is not None:
+            timer = loop.call_later(self.defer_after, self._auto_defer, ctx)
+        try:
+            return await ctx._initial, task
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _auto_defer(self, ctx: Context) -> None:
+        itype = ctx.interaction.type
+        if itype == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
+            # Autocomplete cannot be deferred; late suggestions are useless, so send none.
+            log.warning("autocomplete handler too slow (interaction %s)", ctx.interaction.id)
+            ctx._offer_initial(InitialResponse(notice("", itype), []))
+            return
+        if ctx._offer_initial(InitialResponse(deferred_payload(itype, False), [], deferred=True)):
+            log.debug("auto-deferred interaction %s", ctx.interaction.id)
+
+    async def _run(self, ctx: Context, handler: Handler) -> None:
+        try:
+            result = await handler(ctx)
+        except HandlerNotFound as exc:
+            log.warning("no handler for interaction %s: %s", ctx.interaction.id, exc)
+            result = _NOT_HANDLED
+        except Exception as exc:
+            result = await self._handle_error(ctx, exc)
+        await self._deliver(ctx, result)
+
+    async def _handle_error(self, ctx: Context, exc: Exception) -> Any:
+        log.error(
+            "handler for interaction %s (type %s) raised",
+            ctx.interaction.id,
+            ctx.interaction.type,
+            exc_info=exc,
+        )
+        if self.error_handler is not None:
+            try:
+                result = await self.error_handler(ctx, exc)
+            except Exception:
+                log.exception("the error handler raised (interaction %s)", ctx.interaction.id)
+            else:
+                if result is not None:
+                    return result
+        return _FAILED
+
+    async def _deliver(self, ctx: Context, result: Any) -> None:
+        """Hand the result over as the initial response, or edit/follow up once that is gone."""
+        interaction = ctx.interaction
+        if not ctx.responded:
+            if result is None:
+                log.warning("handler for interaction %s returned nothing", interaction.id)
+                result = _FAILED
+            if isinstance(result, _Notice):
+                response = InitialResponse(notice(result.text, interaction.type), [])
+            else:
+                try:
+                    payload, files = callback_payload(
+                        result, interaction.type, from_message=interaction.message is not None
+                    )
+                except (TypeError, ValueError) as exc:
+                    log.error("invalid handler result for interaction %s: %s", interaction.id, exc)
+                    payload, files = notice(FAILED_TEXT, interaction.type), []
+                response = InitialResponse(payload, files)
+            if ctx._offer_initial(response):
+                return
+        if result is None:
+            return
+        if isinstance(result, _Notice):
+            from .responses import Message
+
+            result = Message(content=result.text, ephemeral=True)
+        try:
+            if ctx.deferred:
+                await ctx.edit_original(result)
+            else:
+                await ctx.followup(result)
+        except Exception:
+            log.exception(
+                "could not deliver the result of interaction %s after its initial response",
+                interaction.id,
+            )
+
+    async def post_initial(self, interaction: Interaction, initial: InitialResponse) -> bool:
+        """Send the initial response to the callback endpoint; False (logged) if that failed."""
+        try:
+            await self._host.rest.create_interaction_response(
+                interaction.id or 0,
+                interaction.token or "",
+                initial.payload,
+                files=initial.files or None,
+            )
+        except Exception:
+            log.exception("callback for interaction %s failed", interaction.id)
+            return False
+        finally:
+            initial.mark_sent()
+        return True
+
+    async def process_gateway_interaction(self, data: dict[str, Any]) -> None:
+        """Answer an ``INTERACTION_CREATE`` from the gateway through the callback endpoint."""
+        interaction = Interaction.model_validate(data)
+        await self.post_initial(interaction, await self.process(interaction))
+
+    async def drain(self, limit: float) -> None:
+        """Wait for in-flight handler work; log and cancel what is still running at the end."""
+        if not self.tasks:
+            return
+        log.info("waiting for %d in-flight interaction(s) to finish", len(self.tasks))
+        _, pending = await asyncio.wait(set(self.tasks), timeout=limit)
+        for task in pending:
+            log.error(
+                "interaction work still running after %.1fs at shutdown, cancelled: %s",
+                limit,
+                task.get_name(),
+            )
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)

@@ -31,6 +31,8 @@ ErrorHandler = Callable[[Context, Exception], Awaitable[Any]]
 NOT_HANDLED_TEXT = "This interaction isn't handled by this app."
 FAILED_TEXT = "Something went wrong while handling this interaction."
 BUSY_TEXT = "This app is busy right now; please try again in a moment."
+#: Seconds of a shutdown kept for the failure notices of handlers stopped at its end.
+FAILURE_EDIT_RESERVE = 2.0
 
 
 def notice(text: str, interaction_type: int) -> dict[str, Any]:
@@ -63,13 +65,17 @@ class Runner:
         *,
         defer_after: float | None,
         max_concurrency: int,
+        handler_timeout: float = 900.0,
     ) -> None:
         self._host = host
         self._resolve = resolve
         self.defer_after = defer_after
         self.max_concurrency = max_concurrency
+        self.handler_timeout = handler_timeout
         self.error_handler: ErrorHandler | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        # Each running handler's deadline; shutdown moves the late ones' to "now".
+        self._deadlines: dict[asyncio.Task[Any], asyncio.Timeout] = {}
 
     async def process(self, interaction: Interaction) -> InitialResponse:
         """Run the interaction's handler and return its initial response, deferring if slow."""
@@ -118,6 +124,9 @@ class Runner:
             timer = loop.call_later(self.defer_after, self._auto_defer, ctx)
         try:
             return await ctx._initial, task
+        except BaseException:
+            ctx._abandon_initial()  # nobody will deliver it now: never leave ctx.defer() waiting
+            raise
         finally:
             if timer is not None:
                 timer.cancel()
@@ -133,13 +142,31 @@ class Runner:
             log.debug("auto-deferred interaction %s", ctx.interaction.id)
 
     async def _run(self, ctx: Context, handler: Handler) -> None:
+        task = asyncio.current_task()
         try:
-            result = await handler(ctx)
-        except HandlerNotFound as exc:
-            log.warning("no handler for interaction %s: %s", ctx.interaction.id, exc)
-            result = _NOT_HANDLED
-        except Exception as exc:
-            result = await self._handle_error(ctx, exc)
+            async with asyncio.timeout(self.handler_timeout) as deadline:
+                if task is not None:
+                    self._deadlines[task] = deadline
+                try:
+                    result = await handler(ctx)
+                except HandlerNotFound as exc:
+                    log.warning("no handler for interaction %s: %s", ctx.interaction.id, exc)
+                    result = _NOT_HANDLED
+                except Exception as exc:
+                    result = await self._handle_error(ctx, exc)
+        except TimeoutError:
+            if deadline.expired():
+                log.error(
+                    "handler for interaction %s (type %s) stopped: still running at its deadline",
+                    ctx.interaction.id,
+                    ctx.interaction.type,
+                )
+                result = _FAILED
+            else:
+                raise
+        finally:
+            if task is not None:
+                self._deadlines.pop(task, None)
         await self._deliver(ctx, result)
 
     async def _handle_error(self, ctx: Context, exc: Exception) -> Any:
@@ -217,18 +244,34 @@ class Runner:
         interaction = Interaction.model_validate(data)
         await self.post_initial(interaction, await self.process(interaction))
 
-    async def drain(self, limit: float) -> None:
-        """Wait for in-flight handler work; log and cancel what is still running at the end."""
+    async def drain(self, until: float) -> None:
+        """Wait for in-flight work until loop time ``until``; stop what is left, telling its users.
+
+        Handlers still running when most of the time is gone reach their deadline at once: they
+        are cancelled (a thread is abandoned) and their users get the failure notice or edit,
+        best effort, in the time left; anything still running at ``until`` is cancelled.
+        """
         if not self.tasks:
             return
+        loop = asyncio.get_running_loop()
         log.info("waiting for %d in-flight interaction(s) to finish", len(self.tasks))
-        _, pending = await asyncio.wait(set(self.tasks), timeout=limit)
+        budget = max(0.0, until - loop.time())
+        reserve = min(FAILURE_EDIT_RESERVE, budget / 4)
+        _, pending = await asyncio.wait(set(self.tasks), timeout=budget - reserve)
+        if not pending:
+            return
         for task in pending:
             log.error(
-                "interaction work still running after %.1fs at shutdown, cancelled: %s",
-                limit,
+                "%s still running %.1fs into shutdown: stopped, its user gets a failure notice",
                 task.get_name(),
+                budget - reserve,
             )
+            deadline = self._deadlines.get(task)
+            if deadline is not None and not deadline.expired():
+                deadline.reschedule(loop.time())  # the handler's deadline is now
+            else:
+                task.cancel()  # already delivering: the delivery itself is what hangs
+        _, pending = await asyncio.wait(pending, timeout=max(0.0, until - loop.time()))
+        for task in pending:
+            log.error("%s: no answer could be delivered before shutdown", task.get_name())
             task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=1.0)

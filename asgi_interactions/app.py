@@ -243,6 +243,11 @@ class InteractionApp:
         """Handlers in flight at once; beyond it users get an ephemeral "busy"."""
         return self._runner.max_concurrency
 
+    @property
+    def handler_timeout(self) -> float:
+        """Seconds a handler may run before it is stopped and its user told it failed."""
+        return self._runner.handler_timeout
+
     async def _resolve_application_id(self) -> int:
         if self.application_id is None:
             me = await self.rest.get_current_user()

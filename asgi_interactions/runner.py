@@ -244,6 +244,17 @@ class Runner:
         interaction = Interaction.model_validate(data)
         await self.post_initial(interaction, await self.process(interaction))
 
+    def expire(self, task: asyncio.Task[None]) -> None:
+        """Move a handler's deadline to now: it is cancelled and its user gets the failure notice.
+
+        A task already past its handler (delivering the result) is cancelled outright.
+        """
+        deadline = self._deadlines.get(task)
+        if deadline is not None and not deadline.expired():
+            deadline.reschedule(asyncio.get_running_loop().time())
+        else:
+            task.cancel()
+
     async def drain(self, until: float) -> None:
         """Wait for in-flight work until loop time ``until``; stop what is left, telling its users.
 
@@ -266,11 +277,7 @@ class Runner:
                 task.get_name(),
                 budget - reserve,
             )
-            deadline = self._deadlines.get(task)
-            if deadline is not None and not deadline.expired():
-                deadline.reschedule(loop.time())  # the handler's deadline is now
-            else:
-                task.cancel()  # already delivering: the delivery itself is what hangs
+            self.expire(task)
         _, pending = await asyncio.wait(pending, timeout=max(0.0, until - loop.time()))
         for task in pending:
             log.error("%s: no answer could be delivered before shutdown", task.get_name())

@@ -296,3 +296,37 @@ def test_handler_timeout_must_be_positive(keys: KeyPair) -> None:
 
 def test_busy_text_is_what_the_slot_test_looks_for() -> None:
     assert "busy" in BUSY_TEXT
+
+
+async def test_serverless_handler_still_running_at_the_end_gets_a_failure_edit(
+    fake: FakeDiscord, keys: KeyPair
+) -> None:
+    from mangum import Mangum
+
+    from tests.endpoint.test_deferral import _api_gateway_event, invoke_lambda
+
+    bot = InteractionApp(
+        public_key=keys.public_key,
+        rest=RestClient(None, base_url=fake.base_url),
+        defer_after=0.15,
+        shutdown_timeout=0.5,
+        serverless=True,
+    )
+
+    @bot.command()
+    async def hangs(ctx: Context) -> str:
+        await asyncio.sleep(WAIT * 3)
+        return "never"
+
+    payload = command_payload("hangs")
+    body = json.dumps(payload).encode()
+    result = await asyncio.wait_for(
+        asyncio.to_thread(
+            invoke_lambda,
+            Mangum(bot, lifespan="auto"),
+            _api_gateway_event(body, keys.headers(body)),
+        ),
+        WAIT,
+    )
+    assert result["statusCode"] == 202
+    assert failure_edits(fake) == {payload["token"]: "edit"}

@@ -74,8 +74,11 @@ class Runner:
         self.handler_timeout = handler_timeout
         self.error_handler: ErrorHandler | None = None
         self.tasks: set[asyncio.Task[None]] = set()
-        # Each running handler's deadline; shutdown moves the late ones' to "now".
-        self._deadlines: dict[asyncio.Task[Any], asyncio.Timeout] = {}
+        # Deadlines are armed only for handlers still running once the initial response is out
+        # (a timer per fast interaction would cost more than the rest of its bookkeeping).
+        self._deadlines: dict[asyncio.Task[None], asyncio.TimerHandle] = {}
+        self._in_handler: set[asyncio.Task[Any]] = set()  # running user code (not delivering)
+        self._expired: set[asyncio.Task[Any]] = set()  # stopped by their deadline
 
     async def process(self, interaction: Interaction) -> InitialResponse:
         """Run the interaction's handler and return its initial response, deferring if slow."""
@@ -108,6 +111,7 @@ class Runner:
 
         ctx = Context(interaction, host)
         loop = asyncio.get_running_loop()
+        started = loop.time()
         name = f"interaction {interaction.id}"
         if sys.version_info >= (3, 12):
             # Eager: a handler that never suspends finishes here, with no loop round trip;
@@ -118,18 +122,45 @@ class Runner:
         else:
             task = loop.create_task(self._run(ctx, handler), name=name)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._finished)
         timer = None
         if self.defer_after is not None:
             timer = loop.call_later(self.defer_after, self._auto_defer, ctx)
+        else:
+            self._arm_deadline(task, started)  # nothing else bounds the wait below
         try:
-            return await ctx._initial, task
+            initial = await ctx._initial
         except BaseException:
             ctx._abandon_initial()  # nobody will deliver it now: never leave ctx.defer() waiting
             raise
         finally:
             if timer is not None:
                 timer.cancel()
+        if not task.done():
+            self._arm_deadline(task, started)
+        return initial, task
+
+    def _arm_deadline(self, task: asyncio.Task[None], started: float) -> None:
+        if task not in self._deadlines:
+            loop = asyncio.get_running_loop()
+            when = started + self.handler_timeout
+            self._deadlines[task] = loop.call_at(when, self._deadline_passed, task)
+
+    def _deadline_passed(self, task: asyncio.Task[None]) -> None:
+        log.error(
+            "%s still running after handler_timeout (%.1fs): stopped, its user gets a failure "
+            "notice",
+            task.get_name(),
+            self.handler_timeout,
+        )
+        self.expire(task)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self._expired.discard(task)
+        timer = self._deadlines.pop(task, None)
+        if timer is not None:
+            timer.cancel()
 
     def _auto_defer(self, ctx: Context) -> None:
         itype = ctx.interaction.type
@@ -143,30 +174,24 @@ class Runner:
 
     async def _run(self, ctx: Context, handler: Handler) -> None:
         task = asyncio.current_task()
+        assert task is not None  # the runner made it
+        in_handler = self._in_handler
+        in_handler.add(task)
         try:
-            async with asyncio.timeout(self.handler_timeout) as deadline:
-                if task is not None:
-                    self._deadlines[task] = deadline
-                try:
-                    result = await handler(ctx)
-                except HandlerNotFound as exc:
-                    log.warning("no handler for interaction %s: %s", ctx.interaction.id, exc)
-                    result = _NOT_HANDLED
-                except Exception as exc:
-                    result = await self._handle_error(ctx, exc)
-        except TimeoutError:
-            if deadline.expired():
-                log.error(
-                    "handler for interaction %s (type %s) stopped: still running at its deadline",
-                    ctx.interaction.id,
-                    ctx.interaction.type,
-                )
-                result = _FAILED
-            else:
+            try:
+                result = await handler(ctx)
+            except HandlerNotFound as exc:
+                log.warning("no handler for interaction %s: %s", ctx.interaction.id, exc)
+                result = _NOT_HANDLED
+            except Exception as exc:
+                result = await self._handle_error(ctx, exc)
+        except asyncio.CancelledError:
+            if task not in self._expired:
                 raise
+            task.uncancel()  # our own cancellation, now handled: the user is told below
+            result = _FAILED
         finally:
-            if task is not None:
-                self._deadlines.pop(task, None)
+            in_handler.discard(task)
         await self._deliver(ctx, result)
 
     async def _handle_error(self, ctx: Context, exc: Exception) -> Any:
@@ -245,15 +270,15 @@ class Runner:
         await self.post_initial(interaction, await self.process(interaction))
 
     def expire(self, task: asyncio.Task[None]) -> None:
-        """Move a handler's deadline to now: it is cancelled and its user gets the failure notice.
+        """Stop a handler now (a thread is abandoned); its user gets the failure notice.
 
         A task already past its handler (delivering the result) is cancelled outright.
         """
-        deadline = self._deadlines.get(task)
-        if deadline is not None and not deadline.expired():
-            deadline.reschedule(asyncio.get_running_loop().time())
-        else:
-            task.cancel()
+        if task in self._in_handler:
+            if task in self._expired:
+                return  # already being stopped
+            self._expired.add(task)
+        task.cancel()
 
     async def drain(self, until: float) -> None:
         """Wait for in-flight work until loop time ``until``; stop what is left, telling its users.

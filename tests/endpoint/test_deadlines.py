@@ -103,7 +103,7 @@ async def test_hung_handler_is_stopped_at_its_deadline_and_its_slot_freed(
         release.set()
     assert kind == "plain" or cancelled.is_set()
     logged = [r.getMessage() for r in caplog.records]
-    assert any(payload["id"] in m and "deadline" in m for m in logged)
+    assert any(payload["id"] in m and "handler_timeout" in m for m in logged)
     if kind == "plain":
         assert any("runs on to completion" in m for m in logged)
 

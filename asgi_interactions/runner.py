@@ -233,6 +233,9 @@ class Runner:
                 return
         if result is None:
             return
+        if interaction.type == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
+            log.debug("late autocomplete result dropped (interaction %s)", interaction.id)
+            return  # suggestions have nowhere to go once the (empty) answer is out
         if isinstance(result, _Notice):
             from .responses import Message
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from asgi_interactions import Context, InteractionApp, RestClient
-from asgi_interactions.runner import BUSY_TEXT, FAILED_TEXT
+from asgi_interactions.runner import FAILED_TEXT
 from asgi_interactions.testing import InteractionTestClient, KeyPair, command_payload
 from tests.fakes.discord_rest import FakeDiscord, serve_fake_discord
 from tests.serve import serve
@@ -294,8 +294,55 @@ def test_handler_timeout_must_be_positive(keys: KeyPair) -> None:
     assert InteractionApp(public_key=keys.public_key).handler_timeout == 900.0
 
 
-def test_busy_text_is_what_the_slot_test_looks_for() -> None:
-    assert "busy" in BUSY_TEXT
+async def test_late_autocomplete_results_and_failures_are_dropped_quietly(
+    make_bot: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
+) -> None:
+    bot = make_bot(handler_timeout=0.5)
+
+    @bot.command()
+    async def pick(ctx: Context, fruit: str, other: str = "") -> str:
+        return fruit
+
+    @bot.autocomplete("pick", "fruit")
+    async def late(ctx: Context, value: str) -> list[str]:
+        await asyncio.sleep(0.3)
+        return ["too late"]
+
+    @bot.autocomplete("pick", "other")
+    async def hung(ctx: Context, value: str) -> list[str]:
+        await asyncio.sleep(WAIT * 3)
+        return ["never"]
+
+    async with InteractionTestClient(bot, keys) as client:
+        first = await client.autocomplete("pick", "fruit", "a")
+        second = await client.autocomplete("pick", "other", "b", {"fruit": "a"})
+        await wait_for(lambda: not bot._runner.tasks)
+    assert first.json == second.json == {"type": 8, "data": {"choices": []}}
+    assert fake.requests == []  # no follow-up attempted for suggestions or the failure
+
+
+async def test_shutdown_ends_in_time_when_the_gateway_does_not_close(
+    make_bot: Callable[..., InteractionApp],
+) -> None:
+    class StuckGateway:
+        closing = False
+
+        async def start(self) -> None:
+            pass
+
+        async def close(self) -> None:
+            self.closing = True
+            await asyncio.sleep(WAIT * 3)
+
+    gateway = StuckGateway()
+    bot = make_bot(gateway=gateway, shutdown_timeout=0.5)
+    await bot.startup()
+    rest = bot.rest
+    started = time.monotonic()
+    await bot.shutdown()
+    assert time.monotonic() - started < 0.5 + 1.0
+    assert gateway.closing
+    assert rest._http is None  # the REST client was still closed
 
 
 async def test_serverless_handler_still_running_at_the_end_gets_a_failure_edit(

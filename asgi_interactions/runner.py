@@ -136,8 +136,8 @@ class Runner:
         finally:
             if timer is not None:
                 timer.cancel()
-        if not task.done():
-            self._arm_deadline(task, started)
+            if not task.done():
+                self._arm_deadline(task, started)
         return initial, task
 
     def _arm_deadline(self, task: asyncio.Task[None], started: float) -> None:
@@ -147,10 +147,11 @@ class Runner:
             self._deadlines[task] = loop.call_at(when, self._deadline_passed, task)
 
     def _deadline_passed(self, task: asyncio.Task[None]) -> None:
+        what = "handler" if task in self._in_handler else "delivery of its result"
         log.error(
-            "%s still running after handler_timeout (%.1fs): stopped, its user gets a failure "
-            "notice",
+            "%s: %s still running after handler_timeout (%.1fs), stopped",
             task.get_name(),
+            what,
             self.handler_timeout,
         )
         self.expire(task)
@@ -300,12 +301,13 @@ class Runner:
         if not pending:
             return
         for task in pending:
-            log.error(
-                "%s still running %.1fs into shutdown: stopped, its user gets a failure notice",
-                task.get_name(),
-                budget - reserve,
-            )
-            self.expire(task)
+            if task in self._in_handler:  # a delivery under way keeps the time left to finish
+                log.error(
+                    "%s: handler still running %.1fs into shutdown, stopped",
+                    task.get_name(),
+                    budget - reserve,
+                )
+                self.expire(task)
         _, pending = await asyncio.wait(pending, timeout=max(0.0, until - loop.time()))
         for task in pending:
             log.error("%s: no answer could be delivered before shutdown", task.get_name())

@@ -268,6 +268,36 @@ async def test_request_cancelled_while_the_handler_is_about_to_defer(
         await wait_for(lambda: not bot._runner.tasks)
 
 
+async def test_a_handler_whose_request_went_away_still_has_a_deadline(
+    make_bot: Callable[..., InteractionApp], keys: KeyPair
+) -> None:
+    bot = make_bot(defer_after=2.5, handler_timeout=0.4)
+    entered = asyncio.Event()
+
+    @bot.command()
+    async def hangs(ctx: Context) -> None:
+        entered.set()
+        await asyncio.sleep(WAIT * 3)
+
+    body = json.dumps(command_payload("hangs")).encode()
+    headers = [(k.lower().encode(), v.encode()) for k, v in keys.headers(body).items()]
+    scope = {"type": "http", "method": "POST", "path": "/", "root_path": "", "headers": headers}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async with bot.lifespan(None):
+        request = asyncio.ensure_future(bot(scope, receive, send))
+        await asyncio.wait_for(entered.wait(), WAIT)
+        request.cancel()  # before the auto-defer: the client went away
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        await wait_for(lambda: not bot._runner.tasks)  # freed at handler_timeout
+
+
 async def test_gateway_callback_failing_never_leaves_ctx_defer_waiting(
     make_bot: Callable[..., InteractionApp], fake: FakeDiscord
 ) -> None:

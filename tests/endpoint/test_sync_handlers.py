@@ -199,3 +199,25 @@ async def test_plain_component_autocomplete_modal_and_low_level_handlers_run_in_
     assert pressed.content == "pressed 3"
     assert submitted.content == "got yes"
     assert command.content == "low level"  # the low-level handler wins over the command layer
+
+
+async def test_the_documented_async_way_to_defer_and_follow_up_around_blocking_code(
+    make_bot: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
+) -> None:
+    """docs/reference/decorators.md: plain handlers answer by returning; for a deferral and
+    follow-ups, an ``async def`` handler runs its blocking part with ``asyncio.to_thread``."""
+    bot = make_bot()
+
+    def slow_report() -> str:
+        time.sleep(0.1)
+        return "report ready"
+
+    @bot.command()
+    async def report_later(ctx: Context) -> None:
+        await ctx.defer(ephemeral=True)
+        await ctx.followup(await asyncio.to_thread(slow_report))
+
+    payload = command_payload("report_later")
+    async with InteractionTestClient(bot, keys) as client:
+        assert (await client.send(payload)).json == {"type": 5, "data": {"flags": 64}}
+    assert [m["content"] for m in fake.followups[payload["token"]]] == ["report ready"]

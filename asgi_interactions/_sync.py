@@ -151,7 +151,10 @@ class ThreadPool:
                         self._threads -= 1
                         return
                 job = self._jobs.popleft()
-            job.run()
+            try:
+                job.run()
+            except Exception:  # only a failure to report; the thread must stay in the count
+                log.exception("reporting the outcome of %s failed", job.name)
 
 
 _pool = ThreadPool(MAX_THREADS)

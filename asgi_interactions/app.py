@@ -6,6 +6,7 @@ path), startup and shutdown in ``lifespan``; this module only puts them together
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -14,13 +15,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.types import Receive, Scope, Send
 
+from ._sync import to_async
 from .commands import CommandTree
-from .context import InitialResponse
+from .context import Context, InitialResponse
 from .endpoint import Endpoint
 from .errors import ConfigurationError
-from .lifespan import Lifecycle, Service, fix_mounts, freeze_heap_once, parent_lifespan
+from .lifespan import (
+    Lifecycle,
+    Service,
+    close_reserve,
+    close_within,
+    fix_mounts,
+    freeze_heap_once,
+    parent_lifespan,
+)
 from .models import Interaction, InteractionType
-from .runner import ErrorHandler, Handler, Runner
+from .runner import Handler, Runner
 from .verify import ReplayCache, SignatureVerifier
 
 if TYPE_CHECKING:
@@ -31,8 +41,9 @@ __all__ = ["InteractionApp"]
 
 log = logging.getLogger("asgi_interactions.app")
 
-H = TypeVar("H", bound=Handler)
-E = TypeVar("E", bound=ErrorHandler)
+# Plain functions are accepted too (they run in a worker thread), hence ``Any`` results.
+H = TypeVar("H", bound=Callable[[Context], Any])
+E = TypeVar("E", bound=Callable[[Context, Exception], Any])
 
 
 class InteractionApp:
@@ -50,9 +61,12 @@ class InteractionApp:
         timestamp_tolerance: seconds a request's timestamp may be off; None disables the check.
         defer_after: seconds before a slow handler is deferred (type 5, or 6 for components);
             None disables auto-defer.
-        shutdown_timeout: seconds shutdown waits for in-flight handler work.
+        shutdown_timeout: seconds the whole shutdown may take: waiting for in-flight handlers,
+            failure notices for those still running at its end, closing the gateway and REST.
         replay_cache_size: how many recent signatures to remember to refuse replays; 0 disables.
         max_concurrency: handlers in flight at once; beyond it users get an ephemeral "busy".
+        handler_timeout: seconds a handler may run (an interaction token lives 15 minutes);
+            then it is cancelled, its slot freed, and its user gets a failure notice or edit.
         sync_commands: sync commands with Discord at startup, once per deployment.
         serverless: deliver deferrals through the callback endpoint and finish work before
             returning (AWS Lambda with Mangum); see the serverless how-to.
@@ -74,6 +88,7 @@ class InteractionApp:
         *,
         replay_cache_size: int = 10_000,
         max_concurrency: int = 1000,
+        handler_timeout: float = 900.0,
         sync_commands: bool = False,
         serverless: bool = False,
         freeze_gc: bool = True,
@@ -88,6 +103,10 @@ class InteractionApp:
             raise ConfigurationError("defer_after must be between 0 and 3 seconds, or None")
         if max_body_size <= 0 or max_concurrency <= 0:
             raise ConfigurationError("max_body_size and max_concurrency must be positive")
+        if not handler_timeout > 0 or not shutdown_timeout >= 0:
+            raise ConfigurationError(
+                "handler_timeout must be positive and shutdown_timeout not negative"
+            )
         replay = None
         if replay_cache_size > 0:
             replay = ReplayCache(replay_cache_size, ttl=timestamp_tolerance or 300.0)
@@ -114,7 +133,11 @@ class InteractionApp:
         self.autocomplete = tree.autocomplete
         self.modal = tree.modal
         self._runner = Runner(
-            self, self._resolve, defer_after=defer_after, max_concurrency=max_concurrency
+            self,
+            self._resolve,
+            defer_after=defer_after,
+            max_concurrency=max_concurrency,
+            handler_timeout=handler_timeout,
         )
         self._lifecycle = Lifecycle(self._start, self._stop, self._close_resources)
         self._endpoint = Endpoint(
@@ -130,19 +153,25 @@ class InteractionApp:
     # -- registration ---------------------------------------------------------------------------
 
     def on(self, interaction_type: int) -> Callable[[H], H]:
-        """Register a low-level handler for one interaction type; it wins over the command layer."""
+        """Register a low-level handler for one interaction type; it wins over the command layer.
+
+        A plain function runs in a worker thread, an ``async def`` on the event loop.
+        """
 
         def register(handler: H) -> H:
             if interaction_type == InteractionType.PING:
                 raise ConfigurationError("PING is answered by the app itself")
-            self._handlers[int(interaction_type)] = handler
+            self._handlers[int(interaction_type)] = to_async(handler)
             return handler
 
         return register
 
     def error_handler(self, handler: E) -> E:
-        """Register the app-wide error handler: ``handler(ctx, exc) -> Message | None``."""
-        self._runner.error_handler = handler
+        """Register the app-wide error handler: ``handler(ctx, exc) -> Message | None``.
+
+        A plain function runs in a worker thread, an ``async def`` on the event loop.
+        """
+        self._runner.error_handler = to_async(handler)
         return handler
 
     def _resolve(self, interaction_type: int) -> Handler | None:
@@ -214,6 +243,11 @@ class InteractionApp:
         """Handlers in flight at once; beyond it users get an ephemeral "busy"."""
         return self._runner.max_concurrency
 
+    @property
+    def handler_timeout(self) -> float:
+        """Seconds a handler may run before it is stopped and its user told it failed."""
+        return self._runner.handler_timeout
+
     async def _resolve_application_id(self) -> int:
         if self.application_id is None:
             me = await self.rest.get_current_user()
@@ -252,17 +286,14 @@ class InteractionApp:
             freeze_heap_once()
 
     async def _stop(self) -> None:
-        await self._runner.drain(self.shutdown_timeout)
-        await self._close_resources()
+        """Drain, then close, all within ``shutdown_timeout`` (the closing keeps a small part)."""
+        until = asyncio.get_running_loop().time() + self.shutdown_timeout
+        await self._runner.drain(until - close_reserve(self.shutdown_timeout))
+        await close_within(until, self.gateway, self._rest)
 
     async def _close_resources(self) -> None:
-        if self.gateway is not None:
-            try:
-                await self.gateway.close()
-            except Exception:
-                log.exception("closing the gateway failed")
-        if self._rest is not None:
-            await self._rest.close()
+        until = asyncio.get_running_loop().time() + self.shutdown_timeout
+        await close_within(until, self.gateway, self._rest)
 
     async def _sync_at_startup(self) -> None:
         from .commands.sync import sync_at_startup

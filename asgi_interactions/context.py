@@ -163,6 +163,19 @@ class Context:
         self._initial.set_result(response)
         return True
 
+    def _abandon_initial(self) -> None:
+        """Whoever was to deliver the initial response is gone (its request was cancelled):
+        resolve what a handler may be waiting on, so ``ctx.defer()`` returns instead of hanging."""
+        initial = self._initial
+        if initial.done() and not initial.cancelled():
+            initial.result().mark_sent()
+            return
+        lost = InitialResponse({}, [])
+        lost.mark_sent()
+        replacement = asyncio.get_running_loop().create_future()
+        replacement.set_result(lost)
+        self._initial = replacement
+
     def __repr__(self) -> str:
         i = self.interaction
         return f"<Context interaction id={i.id} type={i.type}>"

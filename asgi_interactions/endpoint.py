@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from .context import InitialResponse
 from .models import Interaction, InteractionType
-from .runner import FAILED_TEXT, Runner, notice
+from .runner import FAILED_TEXT, FAILURE_EDIT_RESERVE, Runner, notice
 from .verify import SignatureVerifier, VerificationError
 
 __all__ = ["Endpoint"]
@@ -174,11 +174,14 @@ class Endpoint:
         _, pending = await asyncio.wait({task}, timeout=self.shutdown_timeout)
         if pending:
             log.error(
-                "interaction %s still running after %.1fs, cancelled",
+                "interaction %s still running after %.1fs: stopped, its user gets a failure notice",
                 interaction.id,
                 self.shutdown_timeout,
             )
-            task.cancel()
+            self.runner.expire(task)
+            _, pending = await asyncio.wait({task}, timeout=FAILURE_EDIT_RESERVE)
+            if pending:
+                task.cancel()
         await reply_empty(send, 202)
 
     async def _reply_with_files(

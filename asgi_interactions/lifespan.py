@@ -12,11 +12,14 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["Lifecycle", "Service", "fix_mounts"]
+if TYPE_CHECKING:
+    from .rest import RestClient
+
+__all__ = ["Lifecycle", "Service", "close_reserve", "close_within", "fix_mounts"]
 
 log = logging.getLogger("asgi_interactions.lifespan")
 
@@ -116,6 +119,37 @@ class Lifecycle:
             await send({"type": "lifespan.shutdown.failed", "message": repr(exc)})
             return
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def close_reserve(shutdown_timeout: float) -> float:
+    """The part of a shutdown kept for closing the gateway and the REST client (at most 1 s)."""
+    return min(1.0, shutdown_timeout / 10)
+
+
+async def close_within(until: float, gateway: Service | None, rest: RestClient | None) -> None:
+    """Close the gateway, then the REST client, both done by loop time ``until``.
+
+    The REST client gets the time left for requests whose callers were cancelled to land (its
+    close is cut short then, and still closes its pool); a gateway that does not close in its
+    share is left behind (logged).
+    """
+    loop = asyncio.get_running_loop()
+    if gateway is not None:
+        share = (until - loop.time()) / 2
+        try:
+            async with asyncio.timeout(max(0.0, share)):
+                await gateway.close()
+        except TimeoutError:
+            log.error("the gateway did not close within %.2fs at shutdown", share)
+        except Exception:
+            log.exception("closing the gateway failed")
+    if rest is not None:
+        left = max(0.0, until - loop.time())
+        try:
+            async with asyncio.timeout(left):
+                await rest.close()
+        except TimeoutError:
+            log.error("REST requests still in flight at the end of shutdown were dropped")
 
 
 def parent_lifespan(

@@ -31,6 +31,8 @@ ErrorHandler = Callable[[Context, Exception], Awaitable[Any]]
 NOT_HANDLED_TEXT = "This interaction isn't handled by this app."
 FAILED_TEXT = "Something went wrong while handling this interaction."
 BUSY_TEXT = "This app is busy right now; please try again in a moment."
+#: Seconds of a shutdown kept for the failure notices of handlers stopped at its end.
+FAILURE_EDIT_RESERVE = 2.0
 
 
 def notice(text: str, interaction_type: int) -> dict[str, Any]:
@@ -63,13 +65,20 @@ class Runner:
         *,
         defer_after: float | None,
         max_concurrency: int,
+        handler_timeout: float = 900.0,
     ) -> None:
         self._host = host
         self._resolve = resolve
         self.defer_after = defer_after
         self.max_concurrency = max_concurrency
+        self.handler_timeout = handler_timeout
         self.error_handler: ErrorHandler | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        # Deadlines are armed only for handlers still running once the initial response is out
+        # (a timer per fast interaction would cost more than the rest of its bookkeeping).
+        self._deadlines: dict[asyncio.Task[None], asyncio.TimerHandle] = {}
+        self._in_handler: set[asyncio.Task[Any]] = set()  # running user code (not delivering)
+        self._expired: set[asyncio.Task[Any]] = set()  # stopped by their deadline
 
     async def process(self, interaction: Interaction) -> InitialResponse:
         """Run the interaction's handler and return its initial response, deferring if slow."""
@@ -102,6 +111,7 @@ class Runner:
 
         ctx = Context(interaction, host)
         loop = asyncio.get_running_loop()
+        started = loop.time()
         name = f"interaction {interaction.id}"
         if sys.version_info >= (3, 12):
             # Eager: a handler that never suspends finishes here, with no loop round trip;
@@ -112,15 +122,46 @@ class Runner:
         else:
             task = loop.create_task(self._run(ctx, handler), name=name)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._finished)
         timer = None
         if self.defer_after is not None:
             timer = loop.call_later(self.defer_after, self._auto_defer, ctx)
+        else:
+            self._arm_deadline(task, started)  # nothing else bounds the wait below
         try:
-            return await ctx._initial, task
+            initial = await ctx._initial
+        except BaseException:
+            ctx._abandon_initial()  # nobody will deliver it now: never leave ctx.defer() waiting
+            raise
         finally:
             if timer is not None:
                 timer.cancel()
+            if not task.done():
+                self._arm_deadline(task, started)
+        return initial, task
+
+    def _arm_deadline(self, task: asyncio.Task[None], started: float) -> None:
+        if task not in self._deadlines:
+            loop = asyncio.get_running_loop()
+            when = started + self.handler_timeout
+            self._deadlines[task] = loop.call_at(when, self._deadline_passed, task)
+
+    def _deadline_passed(self, task: asyncio.Task[None]) -> None:
+        what = "handler" if task in self._in_handler else "delivery of its result"
+        log.error(
+            "%s: %s still running after handler_timeout (%.1fs), stopped",
+            task.get_name(),
+            what,
+            self.handler_timeout,
+        )
+        self.expire(task)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self._expired.discard(task)
+        timer = self._deadlines.pop(task, None)
+        if timer is not None:
+            timer.cancel()
 
     def _auto_defer(self, ctx: Context) -> None:
         itype = ctx.interaction.type
@@ -133,13 +174,25 @@ class Runner:
             log.debug("auto-deferred interaction %s", ctx.interaction.id)
 
     async def _run(self, ctx: Context, handler: Handler) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # the runner made it
+        in_handler = self._in_handler
+        in_handler.add(task)
         try:
-            result = await handler(ctx)
-        except HandlerNotFound as exc:
-            log.warning("no handler for interaction %s: %s", ctx.interaction.id, exc)
-            result = _NOT_HANDLED
-        except Exception as exc:
-            result = await self._handle_error(ctx, exc)
+            try:
+                result = await handler(ctx)
+            except HandlerNotFound as exc:
+                log.warning("no handler for interaction %s: %s", ctx.interaction.id, exc)
+                result = _NOT_HANDLED
+            except Exception as exc:
+                result = await self._handle_error(ctx, exc)
+        except asyncio.CancelledError:
+            if task not in self._expired:
+                raise
+            task.uncancel()  # our own cancellation, now handled: the user is told below
+            result = _FAILED
+        finally:
+            in_handler.discard(task)
         await self._deliver(ctx, result)
 
     async def _handle_error(self, ctx: Context, exc: Exception) -> Any:
@@ -181,6 +234,9 @@ class Runner:
                 return
         if result is None:
             return
+        if interaction.type == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
+            log.debug("late autocomplete result dropped (interaction %s)", interaction.id)
+            return  # suggestions have nowhere to go once the (empty) answer is out
         if isinstance(result, _Notice):
             from .responses import Message
 
@@ -217,18 +273,42 @@ class Runner:
         interaction = Interaction.model_validate(data)
         await self.post_initial(interaction, await self.process(interaction))
 
-    async def drain(self, limit: float) -> None:
-        """Wait for in-flight handler work; log and cancel what is still running at the end."""
+    def expire(self, task: asyncio.Task[None]) -> None:
+        """Stop a handler now (a thread is abandoned); its user gets the failure notice.
+
+        A task already past its handler (delivering the result) is cancelled outright.
+        """
+        if task in self._in_handler:
+            if task in self._expired:
+                return  # already being stopped
+            self._expired.add(task)
+        task.cancel()
+
+    async def drain(self, until: float) -> None:
+        """Wait for in-flight work until loop time ``until``; stop what is left, telling its users.
+
+        Handlers still running when most of the time is gone reach their deadline at once: they
+        are cancelled (a thread is abandoned) and their users get the failure notice or edit,
+        best effort, in the time left; anything still running at ``until`` is cancelled.
+        """
         if not self.tasks:
             return
+        loop = asyncio.get_running_loop()
         log.info("waiting for %d in-flight interaction(s) to finish", len(self.tasks))
-        _, pending = await asyncio.wait(set(self.tasks), timeout=limit)
+        budget = max(0.0, until - loop.time())
+        reserve = min(FAILURE_EDIT_RESERVE, budget / 4)
+        _, pending = await asyncio.wait(set(self.tasks), timeout=budget - reserve)
+        if not pending:
+            return
         for task in pending:
-            log.error(
-                "interaction work still running after %.1fs at shutdown, cancelled: %s",
-                limit,
-                task.get_name(),
-            )
+            if task in self._in_handler:  # a delivery under way keeps the time left to finish
+                log.error(
+                    "%s: handler still running %.1fs into shutdown, stopped",
+                    task.get_name(),
+                    budget - reserve,
+                )
+                self.expire(task)
+        _, pending = await asyncio.wait(pending, timeout=max(0.0, until - loop.time()))
+        for task in pending:
+            log.error("%s: no answer could be delivered before shutdown", task.get_name())
             task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=1.0)

@@ -12,6 +12,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
+from .._sync import is_async
 from ..models import Member, PartialMessage, ResolvedData, User
 from .docstrings import parameter_docs, summary
 from .errors import CommandDefinitionError, OptionConversionError
@@ -57,14 +58,6 @@ def resolve_hints(func: Callable[..., Any], where: str) -> dict[str, Any]:
         ) from exc
     except (TypeError, AttributeError):
         return {}  # e.g. a functools.partial: the signature's own annotations are used
-
-
-def is_async(func: Callable[..., Any]) -> bool:
-    """Whether calling `func` returns a coroutine (functions, methods, callable objects)."""
-    if inspect.iscoroutinefunction(func):
-        return True
-    call = getattr(func, "__call__", None)  # noqa: B004
-    return call is not None and inspect.iscoroutinefunction(call)
 
 
 def _signature(func: Callable[..., Any], where: str) -> inspect.Signature:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
+from .._sync import is_async, run_in_thread
 from ..errors import HandlerNotFound
 from ..models import ApplicationCommandData, ComponentData, ModalSubmitData
 from .declare import (
@@ -22,7 +23,6 @@ from .declare import (
     ErrorHandler,
     Group,
     Invocable,
-    is_async,
 )
 from .errors import CommandDefinitionError, OptionConversionError
 from .patterns import PatternRouter, compile_pattern
@@ -104,17 +104,24 @@ class _Handler:
 async def _call(
     entry: Invocable | _Handler, ctx: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    """Run a handler; on an exception give its error handler a chance to answer."""
+    """Run a handler (a plain function in a worker thread); on an exception give its error
+    handler a chance to answer."""
     try:
-        result = entry.callback(ctx, *args, **kwargs)
-        if entry.is_async or inspect.isawaitable(result):
+        if entry.is_async:
+            result = await entry.callback(ctx, *args, **kwargs)
+        else:
+            result = await run_in_thread(entry.callback, ctx, *args, **kwargs)
+        if inspect.isawaitable(result):
             result = await result
         return result
     except Exception as exc:
         handler = entry.find_error_handler()
         if handler is None:
             raise
-        answer = handler(ctx, exc)
+        if is_async(handler):
+            answer = await handler(ctx, exc)
+        else:
+            answer = await run_in_thread(handler, ctx, exc)
         if inspect.isawaitable(answer):
             answer = await answer
         if answer is None:

@@ -167,14 +167,20 @@ class RestClient:
             )
 
     async def close(self) -> None:
-        """Close the pool, and the rate limiter if this client created it (idempotent)."""
+        """Close the pool, and the rate limiter if this client created it (idempotent).
+
+        Requests whose callers were cancelled get up to 5 s to land first; cancelling the close
+        (``asyncio.timeout``) cuts that wait short and still closes the pool.
+        """
         http, self._http = self._http, None
         if http is not None:
-            if self._detached:  # requests whose callers were cancelled: let them land
-                await asyncio.wait(list(self._detached), timeout=5)
-            await http.aclose()
-            if self._own_limiter:
-                await self.rate_limiter.aclose()
+            try:
+                if self._detached:  # requests whose callers were cancelled: let them land
+                    await asyncio.wait(list(self._detached), timeout=5)
+            finally:
+                await http.aclose()
+                if self._own_limiter:
+                    await self.rate_limiter.aclose()
 
     async def __aenter__(self) -> Self:
         await self.open()

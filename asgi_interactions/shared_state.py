@@ -74,7 +74,7 @@ class SharedState:
 
     @property
     def client(self) -> Any:
-        """The ``redis.asyncio.Redis`` client, made on first use (calls time out fast, no retries)."""
+        """The ``redis.asyncio.Redis`` client, made on first use (short timeouts, no retries)."""
         if self._client is None:
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
@@ -88,7 +88,7 @@ class SharedState:
         return self._client
 
     async def run(self, op: Callable[[Any], Awaitable[T]], fallback: T) -> T:
-        """``await op(client)``, or ``fallback`` at once while Redis is down or if the call fails."""
+        """``await op(client)``; ``fallback`` at once while Redis is down, or if the call fails."""
         probe = False
         if self._down:
             if self._probing or self._clock() < self._retry_at:
@@ -113,7 +113,9 @@ class SharedState:
                 self._probing = False
         if self._down:
             self._down = False
-            log.warning("Redis at %s reachable again; shared state is shared again", describe(self.url))
+            log.warning(
+                "Redis at %s reachable again; shared state is shared again", describe(self.url)
+            )
         return result
 
     async def aclose(self) -> None:

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
@@ -96,7 +96,7 @@ class ReplayCache:
         return None if self._ttl == math.inf else self._ttl
 
     def seen(self, key: bytes, stamp: float, now: float) -> bool:
-        """Record ``key`` signed at ``stamp``; True if it is already recorded and live at ``now``."""
+        """Record ``key`` signed at ``stamp``; True if it was recorded and is live at ``now``."""
         order = self._order
         if order and order[0] + self._ttl < now:
             self._expire(now)
@@ -175,11 +175,10 @@ class SharedReplayStore:
         px = max(1, math.ceil(life) + 1)
         name = self.prefix + key[:16]  # the R half of the signature: 128 bits, never repeated
 
-        async def set_if_absent(redis: object) -> object:
-            return await redis.set(name, b"1", nx=True, px=px)  # type: ignore[attr-defined]
+        async def set_if_absent(redis: Any) -> bool:
+            return await redis.set(name, b"1", nx=True, px=px) is None  # None: it existed
 
-        created = await self.shared.run(set_if_absent, fallback=True)
-        return created is None  # None: the key existed (True: set now, or the local fallback)
+        return await self.shared.run(set_if_absent, fallback=False)  # down: the local answer
 
 
 class SignatureVerifier:

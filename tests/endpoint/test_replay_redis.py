@@ -1,0 +1,347 @@
+"""Replay protection with ``redis_url``: real redis-server, real processes, Redis outages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from asgi_interactions import InteractionApp
+from asgi_interactions.commands.locks import run_once
+from asgi_interactions.errors import ConfigurationError
+from asgi_interactions.shared_state import SharedState
+from asgi_interactions.testing import (
+    DEVELOPMENT_KEYS,
+    InteractionTestClient,
+    KeyPair,
+    command_payload,
+)
+from asgi_interactions.verify import (
+    ReplayCache,
+    SharedReplayStore,
+    SignatureVerifier,
+    VerificationError,
+)
+from tests.fakes.discord_rest import serve_fake_discord
+from tests.fakes.redis_server import RedisServer, redis_server
+from tests.serve import free_port
+
+__all__ = ["redis_server"]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_LOG = "asgi_interactions.shared_state"
+
+
+def request(name: str = "hit") -> tuple[bytes, str]:
+    """A fresh command body and its timestamp: sending both again is an exact replay."""
+    return json.dumps(command_payload(name)).encode(), str(int(time.time()))
+
+
+def make_bot(keys: KeyPair, runs: list[str] | None = None, **kwargs: Any) -> InteractionApp:
+    kwargs.setdefault("token", None)
+    kwargs.setdefault("freeze_gc", False)
+    bot = InteractionApp(public_key=keys.public_key, **kwargs)
+
+    @bot.command(name="hit", description="Count a run")
+    async def hit(ctx: Any) -> str:
+        if runs is not None:
+            runs.append(ctx.interaction.id)
+        return "ok"
+
+    return bot
+
+
+# --------------------------------------------------------------------------- two workers
+
+BOT_MODULE = """
+import os
+from asgi_interactions import InteractionApp
+
+options = {"redis_url": os.environ["REDIS_URL"]} if os.environ.get("REDIS_URL") else {}
+bot = InteractionApp(public_key=os.environ["BOT_PUBLIC_KEY"], token=None, **options)
+
+@bot.command(name="hit", description="Count a run")
+async def hit(ctx) -> str:
+    with open(os.environ["RUNS_FILE"], "a") as runs:
+        runs.write(f"{os.getpid()} {ctx.interaction.id}\\n")
+    return "ok"
+"""
+
+
+def _runs(path: Path) -> list[tuple[str, str]]:
+    if not path.exists():
+        return []
+    return [tuple(line.split()) for line in path.read_text().splitlines()]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "per-process-control"])
+async def test_replays_are_refused_across_two_uvicorn_workers(
+    tmp_path: Path, redis_server: RedisServer, shared: bool
+) -> None:
+    (tmp_path / "replaybot.py").write_text(textwrap.dedent(BOT_MODULE))
+    runs_file = tmp_path / "runs.txt"
+    port = free_port()
+    env = os.environ | {
+        "BOT_PUBLIC_KEY": DEVELOPMENT_KEYS.public_key,
+        "RUNS_FILE": str(runs_file),
+        "REDIS_URL": redis_server.url if shared else "",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)]),
+    }
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "uvicorn", "replaybot:bot", "--workers", "2"),
+        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+        cwd=tmp_path,
+        env=env,
+    )
+    # A new connection per request, so the kernel hands requests to either worker.
+    close = {"connection": "close"}
+    try:
+        url = f"http://127.0.0.1:{port}"
+        async with asyncio.timeout(60), InteractionTestClient(url, DEVELOPMENT_KEYS) as client:
+            while True:
+                try:
+                    if (await client.ping()).status == 200:
+                        break
+                except httpx2.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            # Distinct requests until both workers have run a handler (so both serve).
+            sent: list[tuple[bytes, str]] = []
+            while len({pid for pid, _ in _runs(runs_file)}) < 2 and len(sent) < 300:
+                body, ts = request()
+                assert (await client.send(body, timestamp=ts, headers=close)).status == 200
+                sent.append((body, ts))
+            assert len({pid for pid, _ in _runs(runs_file)}) == 2, "one worker served everything"
+            statuses = []
+            for _ in range(100):
+                body, ts = sent[0]
+                statuses.append((await client.send(body, timestamp=ts, headers=close)).status)
+            for body, ts in sent[1:]:
+                statuses.append((await client.send(body, timestamp=ts, headers=close)).status)
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+    ids = [interaction_id for _, interaction_id in _runs(runs_file)]
+    first = json.loads(sent[0][0])["id"]
+    if shared:
+        assert ids.count(first) == 1  # every replay refused, whichever worker it reached
+        assert len(ids) == len(sent) == len(set(ids))
+        assert set(statuses) == {401}
+    else:  # the control: per process, a replay that reaches the other worker runs again
+        assert ids.count(first) > 1
+        assert 200 in statuses
+
+
+# --------------------------------------------------------------------------- capacity
+
+
+async def test_refused_after_more_than_replay_cache_size_other_requests(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = KeyPair.generate()
+    for shared in (True, False):
+        runs: list[str] = []
+        options = {"redis_url": redis_server.url} if shared else {}
+        bot = make_bot(keys, runs, replay_cache_size=10, **options)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="asgi_interactions.security"):
+            async with InteractionTestClient(bot, keys) as client:
+                captured = request()
+                assert (await client.send(captured[0], timestamp=captured[1])).status == 200
+                for i in range(50):  # signed after the captured one, as later traffic is
+                    body, _ = request()
+                    ts = str(int(captured[1]) + 1 + i // 5)
+                    assert (await client.send(body, timestamp=ts)).status == 200
+                replay = await client.send(captured[0], timestamp=captured[1])
+        turnover = [r for r in caplog.records if "no longer refused" in r.getMessage()]
+        if shared:  # this process forgot it; Redis did not
+            assert replay.status == 401
+            assert len(runs) == 51
+            assert not turnover  # with Redis up, the small local cache is harmless
+        else:  # the control: 10 entries cannot hold the window
+            assert replay.status == 200
+            assert len(runs) == 52
+            assert len(turnover) == 1
+
+
+# --------------------------------------------------------------------------- skewed clock
+
+
+async def test_a_skewed_signer_is_refused_at_301_s_in_redis_too(redis_server: RedisServer) -> None:
+    keys = KeyPair.generate()
+    shared = SharedState(redis_server.url)
+    now = [1_700_000_000.0]
+    arrival = now[0]
+
+    def worker() -> SignatureVerifier:  # one per "process": its own local cache
+        store = SharedReplayStore(shared, ReplayCache(100))
+        return SignatureVerifier(
+            keys.public_key, replay_cache=store.local, shared_replay=store, clock=lambda: now[0]
+        )
+
+    body = b'{"type":2}'
+    ts = str(int(arrival + 290))  # the signer's clock runs 290 s ahead
+    sig = keys.sign(ts, body).encode()
+    try:
+        await worker().verify_shared(sig, ts.encode(), body)
+        pttl = await shared.client.pttl(b"asgi_interactions:rp:" + bytes.fromhex(sig.decode())[:16])
+        assert 589_000 < pttl <= 590_001  # until the signed timestamp + 300 s
+        now[0] = arrival + 301
+        with pytest.raises(VerificationError, match="already received"):
+            await worker().verify_shared(sig, ts.encode(), body)
+    finally:
+        await shared.aclose()
+
+
+# --------------------------------------------------------------------------- outages
+
+
+def _shared_records(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    return sum(1 for r in caplog.records if r.name == SHARED_LOG and text in r.getMessage())
+
+
+async def test_redis_stopped_mid_run_falls_back_and_recovers_logging_once_each(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = KeyPair.generate()
+    runs: list[str] = []
+    bot = make_bot(keys, runs, redis_url=redis_server.url)
+    caplog.set_level(logging.WARNING, logger=SHARED_LOG)
+    async with InteractionTestClient(bot, keys) as client:
+        for _ in range(5):
+            body, ts = request()
+            assert (await client.send(body, timestamp=ts)).status == 200
+        redis_server.stop()
+        during = []
+        for _ in range(20):
+            body, ts = request()
+            assert (await client.send(body, timestamp=ts)).status == 200
+            during.append((body, ts))
+        # This process still refuses replays of what it saw, before and during the outage.
+        assert (await client.send(during[0][0], timestamp=during[0][1])).status == 401
+        assert _shared_records(caplog, "unreachable") == 1
+        assert _shared_records(caplog, "reachable again") == 0
+
+        redis_server.start()
+        async with asyncio.timeout(30):
+            while not _shared_records(caplog, "reachable again"):
+                body, ts = request()
+                assert (await client.send(body, timestamp=ts)).status == 200
+                await asyncio.sleep(0.1)
+        for _ in range(5):
+            body, ts = request()
+            assert (await client.send(body, timestamp=ts)).status == 200
+        # Shared again: the last request's signature is in Redis.
+        sig = bytes.fromhex(keys.sign(ts, body))
+        shared = SharedState(redis_server.url)
+        try:
+            assert await shared.client.exists(b"asgi_interactions:rp:" + sig[:16]) == 1
+        finally:
+            await shared.aclose()
+    assert _shared_records(caplog, "unreachable") == 1
+    assert _shared_records(caplog, "reachable again") == 1
+    assert len(runs) == len(set(runs))
+
+
+async def test_a_hung_redis_does_not_stall_requests(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = KeyPair.generate()
+    bot = make_bot(keys, redis_url=redis_server.url)
+    caplog.set_level(logging.WARNING, logger=SHARED_LOG)
+    assert redis_server.process is not None
+    async with InteractionTestClient(bot, keys) as client:
+        body, ts = request()
+        assert (await client.send(body, timestamp=ts)).status == 200  # connected
+        os.kill(redis_server.process.pid, signal.SIGSTOP)  # accepts nothing, answers nothing
+        try:
+            async with asyncio.timeout(60):  # generous: each call is bounded by 0.25 s
+                for _ in range(20):
+                    body, ts = request()
+                    assert (await client.send(body, timestamp=ts)).status == 200
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+    assert _shared_records(caplog, "unreachable") == 1
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+async def test_redis_url_reaches_the_rest_limiter_and_the_sync_lock(
+    redis_server: RedisServer,
+) -> None:
+    from asgi_interactions.rest.ratelimit.redis import RedisRateLimiter
+
+    keys = KeyPair.generate()
+    async with serve_fake_discord() as fake:
+        bot = InteractionApp(
+            public_key=keys.public_key,
+            token="test-token",
+            application_id=1000,
+            redis_url=redis_server.url,
+            sync_commands=True,
+            freeze_gc=False,
+        )
+        bot.rest.base_url = fake.base_url
+        assert isinstance(bot.rest.rate_limiter, RedisRateLimiter)
+        assert bot.redis_url == redis_server.url
+
+        @bot.command(name=f"c{time.time_ns()}", description="A command to sync")
+        async def handler(ctx: Any) -> str:
+            return "ok"
+
+        async with InteractionTestClient(bot, keys):
+            pass
+        assert [r.method for r in fake.requests].count("PUT") == 1
+    shared = SharedState(redis_server.url)
+    try:
+        lock_keys = await shared.client.keys("asgi-interactions-sync-*")
+        assert len(lock_keys) == 1
+        assert await shared.client.get(lock_keys[0]) == b"done"
+        assert await shared.client.keys("asgi_interactions:rl:*")  # the limiter wrote there
+    finally:
+        await shared.aclose()
+
+
+async def test_the_sync_lock_falls_back_to_the_file_lock(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    calls: list[int] = []
+
+    async def work() -> int:
+        calls.append(1)
+        return 7
+
+    with caplog.at_level(logging.WARNING, logger="asgi_interactions.commands.sync"):
+        assert await run_once("k", work, redis_url=dead, lock_dir=tmp_path) == 7
+        assert await run_once("k", work, redis_url=dead, lock_dir=tmp_path) is None
+    assert calls == [1]
+    assert "file lock" in caplog.text
+
+
+def test_a_missing_redis_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    with pytest.raises(ConfigurationError, match=r"asgi-interactions\[redis\]"):
+        InteractionApp(public_key=DEVELOPMENT_KEYS.public_key, redis_url="redis://127.0.0.1/0")
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:6379", "http://127.0.0.1", ""])
+def test_a_bad_redis_url_is_a_clear_error(url: str) -> None:
+    if not url:  # empty means "no Redis", like None
+        assert (
+            InteractionApp(public_key=DEVELOPMENT_KEYS.public_key, redis_url=url).redis_url is None
+        )
+        return
+    with pytest.raises(ConfigurationError, match="redis_url"):
+        InteractionApp(public_key=DEVELOPMENT_KEYS.public_key, redis_url=url)

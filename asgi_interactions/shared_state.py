@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -66,6 +67,8 @@ class SharedState:
         self._down = False
         self._retry_at = 0.0
         self._probing = False
+        self._pending: list[tuple[bytes, int, asyncio.Future[bool | None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @property
     def available(self) -> bool:
@@ -118,8 +121,51 @@ class SharedState:
             )
         return result
 
+    async def set_if_absent(self, key: bytes, px: int) -> bool | None:
+        """``SET key 1 NX PX px``: True if set now, False if it existed, None while Redis is down.
+
+        Group commit: calls made while a round trip is in flight wait for it and then go to Redis
+        together in one pipeline, so under load many requests share one round trip (and most of
+        redis-py's per-command cost), while a lone request is sent at once.
+        """
+        future: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((key, px, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                results = await self.run(partial(_set_all, batch=batch), fallback=None)
+                for i, (_, _, future) in enumerate(batch):
+                    if not future.done():
+                        future.set_result(None if results is None else bool(results[i]))
+        finally:
+            self._flusher = None
+            for _, _, future in self._pending:  # only if this task was cancelled
+                future.cancel()
+            self._pending = []
+
     async def aclose(self) -> None:
         """Close the client's connections (a later call opens new ones)."""
+        flusher = self._flusher
+        if flusher is not None:
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+
+
+async def _set_all(redis: Any, batch: list[tuple[bytes, int, Any]]) -> list[Any]:
+    """One ``SET NX PX`` per entry, in one round trip (a plain command for a lone entry)."""
+    if len(batch) == 1:
+        key, px, _ = batch[0]
+        return [await redis.set(key, b"1", nx=True, px=px)]
+    async with redis.pipeline(transaction=False) as pipe:
+        for key, px, _ in batch:
+            pipe.set(key, b"1", nx=True, px=px)
+        results: list[Any] = await pipe.execute()
+        return results

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
@@ -175,10 +175,8 @@ class SharedReplayStore:
         px = max(1, math.ceil(life) + 1)
         name = self.prefix + key[:16]  # the R half of the signature: 128 bits, never repeated
 
-        async def set_if_absent(redis: Any) -> bool:
-            return await redis.set(name, b"1", nx=True, px=px) is None  # None: it existed
-
-        return await self.shared.run(set_if_absent, fallback=False)  # down: the local answer
+        # False: the key existed (a replay); None: Redis is down, the local answer stands.
+        return await self.shared.set_if_absent(name, px) is False
 
 
 class SignatureVerifier:

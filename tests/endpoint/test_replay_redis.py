@@ -345,3 +345,51 @@ def test_a_bad_redis_url_is_a_clear_error(url: str) -> None:
         return
     with pytest.raises(ConfigurationError, match="redis_url"):
         InteractionApp(public_key=DEVELOPMENT_KEYS.public_key, redis_url=url)
+
+
+async def test_concurrent_checks_share_round_trips_and_stay_exact(
+    redis_server: RedisServer,
+) -> None:
+    """Two "processes" (each its own Redis client and local cache) get the same 200 requests at
+    once: each is accepted exactly once, and checks in flight together went in pipelines."""
+    keys = KeyPair.generate()
+    states = [SharedState(redis_server.url), SharedState(redis_server.url)]
+    verifiers = []
+    for state in states:
+        store = SharedReplayStore(state, ReplayCache(1000))
+        verifiers.append(
+            SignatureVerifier(keys.public_key, replay_cache=store.local, shared_replay=store)
+        )
+    ts = str(int(time.time()))
+    requests = []
+    for i in range(200):
+        body = b'{"type":2,"id":"%d"}' % i
+        requests.append((keys.sign(ts, body).encode(), ts.encode(), body))
+
+    async def accepted(verifier: SignatureVerifier, req: tuple[bytes, bytes, bytes]) -> bool:
+        try:
+            await verifier.verify_shared(*req)
+        except VerificationError:
+            return False
+        return True
+
+    round_trips = 0
+    original = SharedState.run
+
+    async def counting_run(self: SharedState, op: Any, fallback: Any) -> Any:
+        nonlocal round_trips
+        round_trips += 1
+        return await original(self, op, fallback)
+
+    try:
+        SharedState.run = counting_run  # type: ignore[method-assign]
+        results = await asyncio.gather(
+            *(accepted(v, r) for r in requests for v in (verifiers[0], verifiers[1], verifiers[1]))
+        )
+    finally:
+        SharedState.run = original  # type: ignore[method-assign]
+        for state in states:
+            await state.aclose()
+    per_request = [sum(results[i * 3 : i * 3 + 3]) for i in range(200)]
+    assert per_request == [1] * 200
+    assert round_trips < 100  # 400 Redis checks (the local cache answers the rest) in few trips

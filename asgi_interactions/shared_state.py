@@ -26,6 +26,9 @@ log = logging.getLogger("asgi_interactions.shared_state")
 
 T = TypeVar("T")
 
+# Commands per pipeline: a burst is sent in several round trips, each well within ``timeout``.
+_MAX_BATCH = 256
+
 
 def _redis_module() -> Any:
     try:
@@ -137,7 +140,8 @@ class SharedState:
     async def _flush(self) -> None:
         try:
             while self._pending:
-                batch, self._pending = self._pending, []
+                batch = self._pending[:_MAX_BATCH]
+                del self._pending[:_MAX_BATCH]
                 results = await self.run(partial(_set_all, batch=batch), fallback=None)
                 for i, (_, _, future) in enumerate(batch):
                     if not future.done():

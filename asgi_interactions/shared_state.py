@@ -103,7 +103,7 @@ class SharedState:
         try:
             async with asyncio.timeout(self.timeout):
                 result = await op(self.client)
-        except (self._redis.RedisError, OSError, TimeoutError) as exc:
+        except Exception as exc:  # RedisError, OSError, TimeoutError; whatever it is, keep serving
             self._retry_at = self._clock() + self.retry_interval
             if not self._down:
                 self._down = True
@@ -138,18 +138,17 @@ class SharedState:
         return await future
 
     async def _flush(self) -> None:
+        batch: list[tuple[bytes, int, asyncio.Future[bool | None]]] = []
         try:
             while self._pending:
                 batch = self._pending[:_MAX_BATCH]
                 del self._pending[:_MAX_BATCH]
                 results = await self.run(partial(_set_all, batch=batch), fallback=None)
-                for i, (_, _, future) in enumerate(batch):
-                    if not future.done():
-                        future.set_result(None if results is None else bool(results[i]))
-        finally:
+                _resolve(batch, results)
+                batch = []
+        finally:  # cancelled (at shutdown): the callers still waiting get the local answer
             self._flusher = None
-            for _, _, future in self._pending:  # only if this task was cancelled
-                future.cancel()
+            _resolve(batch + self._pending, None)
             self._pending = []
 
     async def aclose(self) -> None:
@@ -161,6 +160,14 @@ class SharedState:
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+
+
+def _resolve(
+    batch: list[tuple[bytes, int, asyncio.Future[bool | None]]], results: list[Any] | None
+) -> None:
+    for i, (_, _, future) in enumerate(batch):
+        if not future.done():  # its request may have been cancelled meanwhile
+            future.set_result(None if results is None else bool(results[i]))
 
 
 async def _set_all(redis: Any, batch: list[tuple[bytes, int, Any]]) -> list[Any]:

@@ -141,7 +141,7 @@ class ReplayCache:
 
 
 class SharedReplayStore:
-    """Seen signatures in Redis (``SET key NX PX``: one round trip), shared by every worker
+    """Seen signatures in Redis (``SET key NX PX``, one round trip), shared by every worker
     and host, on top of this process's `ReplayCache`.
 
     The local cache is asked first (a replay to the same process costs no round trip) and
@@ -173,7 +173,7 @@ class SharedReplayStore:
         life = (300.0 if self.ttl is None else stamp + self.ttl - now) * 1000
         # One millisecond past the last instant the request is fresh; Redis wants >= 1.
         px = max(1, math.ceil(life) + 1)
-        name = self.prefix + key[:16]  # the R half of the signature: 128 bits, never repeated
+        name = self.prefix + key[:16]  # 128 bits of R: unique per signed message
 
         # False: the key existed (a replay); None: Redis is down, the local answer stands.
         return await self.shared.set_if_absent(name, px) is False

@@ -393,3 +393,31 @@ async def test_concurrent_checks_share_round_trips_and_stay_exact(
     per_request = [sum(results[i * 3 : i * 3 + 3]) for i in range(200)]
     assert per_request == [1] * 200
     assert round_trips < 100  # 400 Redis checks (the local cache answers the rest) in few trips
+
+
+async def test_closing_while_checks_wait_on_a_hung_redis_answers_them_locally(
+    redis_server: RedisServer,
+) -> None:
+    keys = KeyPair.generate()
+    shared = SharedState(redis_server.url, timeout=30.0)  # only the close can end the wait
+    store = SharedReplayStore(shared, ReplayCache(100))
+    verifier = SignatureVerifier(keys.public_key, replay_cache=store.local, shared_replay=store)
+    await shared.client.ping()  # connected before Redis hangs
+    assert redis_server.process is not None
+    ts = str(int(time.time()))
+    requests = []
+    for i in range(5):
+        body = b'{"type":2,"id":"%d"}' % i
+        requests.append((keys.sign(ts, body).encode(), ts.encode(), body))
+    os.kill(redis_server.process.pid, signal.SIGSTOP)
+    try:
+        checks = [asyncio.create_task(verifier.verify_shared(*r)) for r in requests]
+        await asyncio.sleep(0.2)
+        assert not any(check.done() for check in checks)
+        async with asyncio.timeout(10):
+            await shared.aclose()
+            await asyncio.gather(*checks)  # accepted: this process had not seen them
+        with pytest.raises(VerificationError, match="already received"):
+            verifier.verify(*requests[0])  # and they were recorded locally
+    finally:
+        os.kill(redis_server.process.pid, signal.SIGCONT)

@@ -1,11 +1,13 @@
 """One Redis client per app (``redis_url``), and the rules for serving while Redis is away.
 
-Every shared part (the replay store, the startup sync lock; the REST rate limiter builds its own
-client from the same URL) goes through `SharedState.run`: each call is bounded by ``timeout``, a
+The replay store's checks go through `SharedState.run`: each call is bounded by ``timeout``
+(0.25 s, far above a healthy Redis's answer time; ``?socket_timeout=`` in the URL changes it), a
 failed call marks Redis down for ``retry_interval`` seconds, during which callers get their local
 fallback at once, without waiting; then one call at a time tries Redis again. The move to the
-fallback and the return to Redis are each logged once. Redis is an optional extra, imported only
-when a URL is given.
+fallback and the return to Redis are each logged once. The app hands the same URL to the REST
+rate limiter (its own client and timeouts, same fallback rules) and the startup sync lock (a
+short-lived client; this host's file lock when Redis is away). Redis is an optional extra,
+imported only when a URL is given.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigurationError
 
@@ -63,7 +65,12 @@ class SharedState:
                 f"redis_url must start with redis://, rediss:// or unix://, got {url[:10]!r}..."
             )
         self.url = url
-        self.timeout = timeout
+        # ``?socket_timeout=`` in the URL (redis-py's own option) sets the bound for every call.
+        query = parse_qs(urlsplit(url).query).get("socket_timeout")
+        try:
+            self.timeout = float(query[-1]) if query else timeout
+        except ValueError:
+            raise ConfigurationError("redis_url: socket_timeout must be a number") from None
         self.retry_interval = retry_interval
         self._clock = clock
         self._client: Any = None

@@ -40,6 +40,8 @@ __all__ = ["redis_server"]
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_LOG = "asgi_interactions.shared_state"
+# Where a test is not about timeouts, a loaded test machine must not look like a Redis outage.
+PATIENT = "?socket_timeout=5"
 
 
 def request(name: str = "hit") -> tuple[bytes, str]:
@@ -94,7 +96,7 @@ async def test_replays_are_refused_across_two_uvicorn_workers(
     env = os.environ | {
         "BOT_PUBLIC_KEY": DEVELOPMENT_KEYS.public_key,
         "RUNS_FILE": str(runs_file),
-        "REDIS_URL": redis_server.url if shared else "",
+        "REDIS_URL": redis_server.url + PATIENT if shared else "",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)]),
     }
     process = await asyncio.create_subprocess_exec(
@@ -151,7 +153,7 @@ async def test_refused_after_more_than_replay_cache_size_other_requests(
     keys = KeyPair.generate()
     for shared in (True, False):
         runs: list[str] = []
-        options = {"redis_url": redis_server.url} if shared else {}
+        options = {"redis_url": redis_server.url + PATIENT} if shared else {}
         bot = make_bot(keys, runs, replay_cache_size=10, **options)
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="asgi_interactions.security"):
@@ -179,7 +181,7 @@ async def test_refused_after_more_than_replay_cache_size_other_requests(
 
 async def test_a_skewed_signer_is_refused_at_301_s_in_redis_too(redis_server: RedisServer) -> None:
     keys = KeyPair.generate()
-    shared = SharedState(redis_server.url)
+    shared = SharedState(redis_server.url + PATIENT)
     now = [1_700_000_000.0]
     arrival = now[0]
 
@@ -215,7 +217,7 @@ async def test_redis_stopped_mid_run_falls_back_and_recovers_logging_once_each(
 ) -> None:
     keys = KeyPair.generate()
     runs: list[str] = []
-    bot = make_bot(keys, runs, redis_url=redis_server.url)
+    bot = make_bot(keys, runs, redis_url=redis_server.url + PATIENT)
     caplog.set_level(logging.WARNING, logger=SHARED_LOG)
     async with InteractionTestClient(bot, keys) as client:
         for _ in range(5):
@@ -288,13 +290,13 @@ async def test_redis_url_reaches_the_rest_limiter_and_the_sync_lock(
             public_key=keys.public_key,
             token="test-token",
             application_id=1000,
-            redis_url=redis_server.url,
+            redis_url=redis_server.url + PATIENT,
             sync_commands=True,
             freeze_gc=False,
         )
         bot.rest.base_url = fake.base_url
         assert isinstance(bot.rest.rate_limiter, RedisRateLimiter)
-        assert bot.redis_url == redis_server.url
+        assert bot.redis_url == redis_server.url + PATIENT
 
         @bot.command(name=f"c{time.time_ns()}", description="A command to sync")
         async def handler(ctx: Any) -> str:
@@ -353,7 +355,7 @@ async def test_concurrent_checks_share_round_trips_and_stay_exact(
     """Two "processes" (each its own Redis client and local cache) get the same 200 requests at
     once: each is accepted exactly once, and checks in flight together went in pipelines."""
     keys = KeyPair.generate()
-    states = [SharedState(redis_server.url), SharedState(redis_server.url)]
+    states = [SharedState(redis_server.url + PATIENT), SharedState(redis_server.url + PATIENT)]
     verifiers = []
     for state in states:
         store = SharedReplayStore(state, ReplayCache(1000))
@@ -421,3 +423,10 @@ async def test_closing_while_checks_wait_on_a_hung_redis_answers_them_locally(
             verifier.verify(*requests[0])  # and they were recorded locally
     finally:
         os.kill(redis_server.process.pid, signal.SIGCONT)
+
+
+def test_the_redis_call_bound_comes_from_the_url() -> None:
+    assert SharedState("redis://127.0.0.1:6379/0").timeout == 0.25
+    assert SharedState("redis://127.0.0.1:6379/0?socket_timeout=2").timeout == 2.0
+    with pytest.raises(ConfigurationError, match="socket_timeout"):
+        SharedState("redis://127.0.0.1:6379/0?socket_timeout=soon")

@@ -302,8 +302,8 @@ async def test_redis_url_reaches_the_rest_limiter_and_the_sync_lock(
         async def handler(ctx: Any) -> str:
             return "ok"
 
-        async with InteractionTestClient(bot, keys):
-            pass
+        async with InteractionTestClient(bot, keys) as client:
+            assert (await client.ping()).status == 200  # a replay check: the shared client connects
         assert [r.method for r in fake.requests].count("PUT") == 1
     shared = SharedState(redis_server.url)
     try:
@@ -311,6 +311,11 @@ async def test_redis_url_reaches_the_rest_limiter_and_the_sync_lock(
         assert len(lock_keys) == 1
         assert await shared.client.get(lock_keys[0]) == b"done"
         assert await shared.client.keys("asgi_interactions:rl:*")  # the limiter wrote there
+        # Shutdown closed every connection the app opened: only this check's own is left
+        # (once Redis has noticed the closes).
+        async with asyncio.timeout(10):
+            while len(await shared.client.client_list()) > 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
     finally:
         await shared.aclose()
 

@@ -31,11 +31,12 @@ from .lifespan import (
 )
 from .models import Interaction, InteractionType
 from .runner import Handler, Runner
-from .verify import ReplayCache, SignatureVerifier
+from .shared_state import SharedState
+from .verify import DEFAULT_REPLAY_CACHE_SIZE, ReplayCache, SharedReplayStore, SignatureVerifier
 
 if TYPE_CHECKING:
     from .commands.sync import SyncReport
-    from .rest import RestClient
+    from .rest import RateLimiter, RestClient
 
 __all__ = ["InteractionApp"]
 
@@ -63,7 +64,12 @@ class InteractionApp:
             None disables auto-defer.
         shutdown_timeout: seconds the whole shutdown may take: waiting for in-flight handlers,
             failure notices for those still running at its end, closing the gateway and REST.
-        replay_cache_size: how many recent signatures to remember to refuse replays; 0 disables.
+        replay_cache_size: how many accepted signatures this process remembers to refuse replays
+            (each until its signed timestamp + ``timestamp_tolerance``); 0 turns replay checks
+            off. The default covers the whole window at about 330 interactions/s.
+        redis_url: one switch for everything the app shares across workers and hosts: seen
+            signatures, the REST rate limits (when the app builds its REST client) and the
+            startup sync lock. While Redis is unreachable each part falls back to this process.
         max_concurrency: handlers in flight at once; beyond it users get an ephemeral "busy".
         handler_timeout: seconds a handler may run (an interaction token lives 15 minutes);
             then it is cancelled, its slot freed, and its user gets a failure notice or edit.
@@ -86,7 +92,8 @@ class InteractionApp:
         defer_after: float | None = 2.5,
         shutdown_timeout: float = 30.0,
         *,
-        replay_cache_size: int = 10_000,
+        replay_cache_size: int = DEFAULT_REPLAY_CACHE_SIZE,
+        redis_url: str | None = None,
         max_concurrency: int = 1000,
         handler_timeout: float = 900.0,
         sync_commands: bool = False,
@@ -107,12 +114,21 @@ class InteractionApp:
             raise ConfigurationError(
                 "handler_timeout must be positive and shutdown_timeout not negative"
             )
-        replay = None
+        if replay_cache_size < 0:
+            raise ConfigurationError("replay_cache_size must be 0 (off) or positive")
+        self._shared = SharedState(redis_url) if redis_url else None
+        replay = shared_replay = None
         if replay_cache_size > 0:
-            replay = ReplayCache(replay_cache_size, ttl=timestamp_tolerance or 300.0)
+            replay = ReplayCache(replay_cache_size, ttl=timestamp_tolerance)
+            if self._shared is not None:
+                shared_replay = SharedReplayStore(self._shared, replay, ttl=timestamp_tolerance)
         self._verifier = SignatureVerifier(
-            key, timestamp_tolerance=timestamp_tolerance, replay_cache=replay
+            key,
+            timestamp_tolerance=timestamp_tolerance,
+            replay_cache=replay,
+            shared_replay=shared_replay,
         )
+        self._own_limiter: RateLimiter | None = None
         self._token = token if token is not None else os.environ.get("DISCORD_TOKEN")
         app_id = application_id or os.environ.get("DISCORD_APPLICATION_ID")
         self.application_id: int | None = int(app_id) if app_id else None
@@ -217,8 +233,17 @@ class InteractionApp:
         if self._rest is None:
             from .rest import RestClient
 
-            self._rest = RestClient(self._token)
+            if self._shared is not None:
+                from .rest.ratelimit.redis import RedisRateLimiter
+
+                self._own_limiter = RedisRateLimiter(self._shared.url)
+            self._rest = RestClient(self._token, rate_limiter=self._own_limiter)
         return self._rest
+
+    @property
+    def redis_url(self) -> str | None:
+        """The Redis URL everything shared goes through (None: all state is per process)."""
+        return None if self._shared is None else self._shared.url
 
     @property
     def is_running(self) -> bool:
@@ -290,20 +315,31 @@ class InteractionApp:
         until = asyncio.get_running_loop().time() + self.shutdown_timeout
         await self._runner.drain(until - close_reserve(self.shutdown_timeout))
         await close_within(until, self.gateway, self._rest)
+        await self._close_shared(until)
 
     async def _close_resources(self) -> None:
         until = asyncio.get_running_loop().time() + self.shutdown_timeout
         await close_within(until, self.gateway, self._rest)
+        await self._close_shared(until)
+
+    async def _close_shared(self, until: float) -> None:
+        """Close what ``redis_url`` opened (the shared client, the app's own rate limiter)."""
+        parts = [part for part in (self._shared, self._own_limiter) if part is not None]
+        try:
+            async with asyncio.timeout(max(0.0, until - asyncio.get_running_loop().time())):
+                for part in parts:  # a limiter given to RestClient is ours to close
+                    await part.aclose()
+        except TimeoutError:
+            log.warning("Redis connections were still closing at the end of shutdown")
 
     async def _sync_at_startup(self) -> None:
         from .commands.sync import sync_at_startup
 
-        limiter = getattr(self.rest, "rate_limiter", None)
         report = await sync_at_startup(
             self.rest,
             await self._resolve_application_id(),
             self.commands_payload(),
-            redis_url=getattr(limiter, "url", None),
+            redis_url=self.redis_url,
         )
         if report is not None:
             log.info("command sync: %s", report)

@@ -127,8 +127,12 @@ class Endpoint:
                 chunks = []
             chunks.append(chunk)
 
+        verifier = self.verifier
         try:
-            self.verifier.verify(signature, timestamp, body)
+            if verifier.shared_replay is None:
+                verifier.verify(signature, timestamp, body)
+            else:  # seen signatures in Redis: the only awaited check
+                await verifier.verify_shared(signature, timestamp, body)
         except VerificationError as exc:
             client = scope.get("client")
             self._bad_request_log.info(

@@ -2,22 +2,47 @@
 
 Discord signs ``timestamp_header + raw_body`` with the application's key (notes §1.3) and
 probes endpoints with bad signatures on purpose, so every failure must be cheap and quiet.
+A captured request stays fresh for the whole timestamp window, so each accepted signature is
+remembered until its signed timestamp + tolerance: in this process (`ReplayCache`), and with a
+Redis URL in Redis too (`SharedReplayStore`), shared by every worker and host.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections.abc import Callable
+from heapq import heappop, heappush
+from typing import TYPE_CHECKING
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from .errors import ConfigurationError
 
-__all__ = ["ReplayCache", "SignatureVerifier", "VerificationError", "load_public_key"]
+if TYPE_CHECKING:
+    from .shared_state import SharedState
+
+__all__ = [
+    "ReplayCache",
+    "SharedReplayStore",
+    "SignatureVerifier",
+    "VerificationError",
+    "load_public_key",
+]
+
+security_log = logging.getLogger("asgi_interactions.security")
 
 _SIGNATURE_HEX_LEN = 128
 _TIMESTAMP_MAX_LEN = 32
+_REPLAYED = "request was already received"
+
+# Default size of the local replay store. Every verified request stays in it for up to 600 s
+# (a timestamp up to 300 s ahead, plus the 300 s window), but at a steady rate it holds about
+# rate × 300 s entries: 100,000 covers the whole window at 330 interactions/s per process (more
+# than one Python worker sustains with the handler work on top) in about 13 MB once full.
+DEFAULT_REPLAY_CACHE_SIZE = 100_000
 
 
 class VerificationError(Exception):
@@ -41,46 +66,123 @@ def load_public_key(key: str | bytes) -> VerifyKey:
 
 
 class ReplayCache:
-    """Remembers recently accepted signatures so that a captured request cannot be replayed.
+    """This process's memory of accepted signatures: O(1) per request, bounded by ``maxsize``.
 
-    Keys are signatures (unique per timestamp + body); entries expire after ``ttl`` seconds, which
-    matches the timestamp tolerance: older replays are refused by the freshness check anyway.
+    An entry lives while ``now <= stamp + ttl`` (its signed timestamp plus the tolerance: the
+    last instant the freshness check still accepts that request). Entries are grouped by signed
+    timestamp, and a replay carries the very same timestamp, so a lookup reads one group; expired
+    groups are dropped from a heap's top. When full, an entry of the group that expires first
+    goes (the most recently added one of that group). If that entry was still live, replays
+    older than its age are no longer refused: that is logged once, as a warning.
+    ``ttl=None`` keeps entries until they are pushed out (for ``timestamp_tolerance=None``).
     """
 
-    __slots__ = ("_clock", "_entries", "maxsize", "ttl")
+    __slots__ = ("_groups", "_order", "_size", "_ttl", "maxsize", "warn_turnover", "warned")
 
-    def __init__(
-        self, maxsize: int = 10_000, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, maxsize: int = DEFAULT_REPLAY_CACHE_SIZE, ttl: float | None = 300.0) -> None:
+        if maxsize <= 0:
+            raise ConfigurationError("replay_cache_size must be positive (0 turns replays off)")
         self.maxsize = maxsize
-        self.ttl = ttl
-        self._clock = clock
-        self._entries: dict[bytes, float] = {}
+        self._ttl = math.inf if ttl is None else float(ttl)
+        self._groups: dict[float, dict[bytes, None]] = {}
+        self._order: list[float] = []  # heap of the groups' timestamps
+        self._size = 0
+        self.warn_turnover = True
+        self.warned = False
 
-    def seen(self, key: bytes) -> bool:
-        """Record ``key``; return True if it was already recorded and has not expired."""
-        now = self._clock()
-        entries = self._entries
-        expires = entries.get(key)
-        if expires is not None and expires > now:
+    @property
+    def ttl(self) -> float | None:
+        """Seconds an entry lives after its signed timestamp (None: until pushed out)."""
+        return None if self._ttl == math.inf else self._ttl
+
+    def seen(self, key: bytes, stamp: float, now: float) -> bool:
+        """Record ``key`` signed at ``stamp``; True if it was recorded and is live at ``now``."""
+        order = self._order
+        if order and order[0] + self._ttl < now:
+            self._expire(now)
+        groups = self._groups
+        group = groups.get(stamp)
+        if group is not None and key in group:
             return True
-        # Entries are inserted in time order, so expired ones sit at the front.
-        while entries:
-            first = next(iter(entries))
-            if entries[first] > now and len(entries) < self.maxsize:
-                break
-            del entries[first]
-        entries[key] = now + self.ttl
+        if self._size >= self.maxsize:
+            self._evict_one(now)
+            group = groups.get(stamp)
+        if group is None:
+            group = groups[stamp] = {}
+            heappush(order, stamp)
+        group[key] = None
+        self._size += 1
         return False
 
+    def _expire(self, now: float) -> None:
+        order, groups, ttl = self._order, self._groups, self._ttl
+        while order and order[0] + ttl < now:
+            self._size -= len(groups.pop(heappop(order)))
+
+    def _evict_one(self, now: float) -> None:
+        stamp = self._order[0]
+        group = self._groups[stamp]
+        group.popitem()
+        self._size -= 1
+        if not group:
+            del self._groups[stamp]
+            heappop(self._order)
+        if not self.warned and self.warn_turnover and stamp + self._ttl >= now:
+            self.warned = True
+            security_log.warning(
+                "the replay cache is full (%d entries): replays older than %d s are no longer "
+                "refused: raise replay_cache_size or configure Redis (redis_url)",
+                self.maxsize,
+                max(0, math.floor(now - stamp)),
+            )
+
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._size
+
+
+class SharedReplayStore:
+    """Seen signatures in Redis (``SET key NX PX``, one round trip), shared by every worker
+    and host, on top of this process's `ReplayCache`.
+
+    The local cache is asked first (a replay to the same process costs no round trip) and
+    records every request, so while Redis is unreachable each process still refuses replays of
+    what it has seen itself, before and during the outage.
+    """
+
+    __slots__ = ("local", "prefix", "shared", "ttl")
+
+    def __init__(
+        self,
+        shared: SharedState,
+        local: ReplayCache,
+        *,
+        ttl: float | None = 300.0,
+        prefix: bytes = b"asgi_interactions:rp:",
+    ) -> None:
+        self.shared = shared
+        self.local = local
+        self.ttl = ttl
+        self.prefix = prefix
+
+    async def seen(self, key: bytes, stamp: float, now: float) -> bool:
+        """Record ``key`` here and in Redis; True if either already had it."""
+        local = self.local
+        local.warn_turnover = not self.shared.available  # with Redis up, turnover is harmless
+        if local.seen(key, stamp, now):
+            return True
+        life = (300.0 if self.ttl is None else stamp + self.ttl - now) * 1000
+        # One millisecond past the last instant the request is fresh; Redis wants >= 1.
+        px = max(1, math.ceil(life) + 1)
+        name = self.prefix + key[:16]  # 128 bits of R: unique per signed message
+
+        # False: the key existed (a replay); None: Redis is down, the local answer stands.
+        return await self.shared.set_if_absent(name, px) is False
 
 
 class SignatureVerifier:
     """Checks the two signature headers of a request against the application's public key."""
 
-    __slots__ = ("_clock", "_key", "replay_cache", "timestamp_tolerance")
+    __slots__ = ("_clock", "_key", "replay_cache", "shared_replay", "timestamp_tolerance")
 
     def __init__(
         self,
@@ -88,15 +190,23 @@ class SignatureVerifier:
         *,
         timestamp_tolerance: float | None = 300.0,
         replay_cache: ReplayCache | None = None,
+        shared_replay: SharedReplayStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = load_public_key(public_key)
         self.timestamp_tolerance = timestamp_tolerance
         self.replay_cache = replay_cache
+        self.shared_replay = shared_replay
         self._clock = clock
 
-    def verify(self, signature: bytes | None, timestamp: bytes | None, body: bytes) -> None:
-        """Raise VerificationError unless the request is authentic, fresh and not a replay."""
+    def authenticate(
+        self, signature: bytes | None, timestamp: bytes | None, body: bytes
+    ) -> tuple[bytes, float, float]:
+        """Raise VerificationError unless the request is authentic and fresh.
+
+        Returns the raw signature, the signed timestamp (0.0 if it is no finite number, which
+        only ``timestamp_tolerance=None`` lets through) and the clock's ``now``.
+        """
         if not signature or not timestamp:
             raise VerificationError("missing signature headers")
         if len(signature) != _SIGNATURE_HEX_LEN or len(timestamp) > _TIMESTAMP_MAX_LEN:
@@ -105,16 +215,49 @@ class SignatureVerifier:
             sig = bytes.fromhex(signature.decode("ascii"))
         except (UnicodeDecodeError, ValueError):
             raise VerificationError("malformed signature headers") from None
+        now = self._clock()
         if self.timestamp_tolerance is not None:
             try:
                 sent = float(timestamp)
             except ValueError:
                 raise VerificationError("malformed signature headers") from None
-            if not abs(self._clock() - sent) <= self.timestamp_tolerance:  # also catches NaN
+            if not abs(now - sent) <= self.timestamp_tolerance:  # also catches NaN
                 raise VerificationError("request timestamp outside the allowed window")
+        else:
+            sent = _stamp(timestamp)
         try:
             self._key.verify(timestamp + body, sig)
         except BadSignatureError:
             raise VerificationError("invalid request signature") from None
-        if self.replay_cache is not None and self.replay_cache.seen(sig):
-            raise VerificationError("request was already received")
+        return sig, sent, now
+
+    def verify(self, signature: bytes | None, timestamp: bytes | None, body: bytes) -> None:
+        """Raise VerificationError unless the request is authentic, fresh and not a replay.
+
+        Checks this process's replay cache only; with a `SharedReplayStore` use `verify_shared`.
+        """
+        sig, sent, now = self.authenticate(signature, timestamp, body)
+        cache = self.replay_cache
+        if cache is not None and cache.seen(sig, sent, now):
+            raise VerificationError(_REPLAYED)
+
+    async def verify_shared(
+        self, signature: bytes | None, timestamp: bytes | None, body: bytes
+    ) -> None:
+        """`verify`, with the replay check in Redis (and locally while it is unreachable)."""
+        store = self.shared_replay
+        if store is None:
+            self.verify(signature, timestamp, body)
+            return
+        sig, sent, now = self.authenticate(signature, timestamp, body)
+        if await store.seen(sig, sent, now):
+            raise VerificationError(_REPLAYED)
+
+
+def _stamp(timestamp: bytes) -> float:
+    """The timestamp as a finite number for grouping replay entries, else 0.0."""
+    try:
+        sent = float(timestamp)
+    except ValueError:
+        return 0.0
+    return sent if math.isfinite(sent) else 0.0

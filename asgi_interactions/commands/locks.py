@@ -171,16 +171,27 @@ async def run_once(
     """Run `work` in one worker per `key` within `ttl` seconds; the others get None at once.
 
     Without `redis_url` the workers of one host coordinate through a file lock in `lock_dir`
-    (default: the temp dir); with it, workers on every host sharing that Redis do. If `work`
+    (default: the temp dir); with it, workers on every host sharing that Redis do (and the file
+    lock again if Redis cannot be reached). If `work`
     raises, the lock is freed (so a later start retries) and the exception propagates.
     """
-    lock: OnceLock
+    directory = Path(lock_dir) if lock_dir is not None else Path(tempfile.gettempdir())
+    lock: OnceLock = FileOnceLock(directory / f"{key}.lock", ttl)
     if redis_url:
-        lock = RedisOnceLock(redis_url, key, ttl)
+        redis_lock = RedisOnceLock(redis_url, key, ttl)
+        try:
+            acquired = await redis_lock.acquire()
+        except Exception as exc:  # unreachable: this host's workers still sync only once
+            log.warning(
+                "Redis unreachable for the sync lock (%s); using this host's file lock",
+                type(exc).__name__,
+            )
+            acquired = await lock.acquire()
+        else:
+            lock = redis_lock
     else:
-        directory = Path(lock_dir) if lock_dir is not None else Path(tempfile.gettempdir())
-        lock = FileOnceLock(directory / f"{key}.lock", ttl)
-    if not await lock.acquire():
+        acquired = await lock.acquire()
+    if not acquired:
         return None
     try:
         result = await work()

@@ -63,18 +63,16 @@ def test_window_edges_pass() -> None:
 
 
 def test_replay_cache_refuses_the_same_signature_until_it_expires() -> None:
-    now = [0.0]
-    cache = ReplayCache(maxsize=100, ttl=10, clock=lambda: now[0])
-    assert not cache.seen(b"a")
-    assert cache.seen(b"a")
-    now[0] = 11
-    assert not cache.seen(b"a")
+    cache = ReplayCache(maxsize=100, ttl=10)
+    assert not cache.seen(b"a", 0.0, now=0.0)
+    assert cache.seen(b"a", 0.0, now=10.0)  # the last instant the request is fresh
+    assert not cache.seen(b"a", 0.0, now=10.001)
 
 
 def test_replay_cache_is_bounded() -> None:
     cache = ReplayCache(maxsize=50, ttl=1e9)
     for i in range(1000):
-        cache.seen(str(i).encode())
+        cache.seen(str(i).encode(), float(i % 7), now=0.0)
     assert len(cache) <= 50
 
 

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import json
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -398,3 +399,48 @@ async def test_300_stalled_mebibytes_stay_under_the_cap_under_uvicorn(
     assert statuses.count(503) > 200  # most were refused, not buffered
     assert set(statuses) <= {408, 503, None}
     assert 408 in statuses  # those that fit were dropped at the deadline
+
+
+def _rss(pid: int) -> int:
+    """Resident set size of a process, in bytes (Linux)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
+async def test_300_stalled_mebibytes_leave_the_server_process_rss_bounded() -> None:
+    """The same attack on a server in its own process: its memory grows by a small multiple of
+    the cap (allocator slack, uvicorn's per-connection buffers), not by the ~300 MB sent.
+    Without the cap this grows by ~305 MB (measured with a 1 GiB cap)."""
+    from tests.serve import free_port
+
+    cap = 8 * MIB
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.endpoint.rss_server", str(port), str(cap), "3.0", "h11"
+    )
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                with contextlib.suppress(OSError):
+                    socket.create_connection(("127.0.0.1", port), 1).close()
+                    break
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # let start-up allocations settle
+        baseline = peak = _rss(server.pid)
+        payload = memoryview(bytes(MIB - 1))
+        attack = asyncio.gather(*(_stalled_mib("127.0.0.1", port, payload, 20) for _ in range(300)))
+        async with asyncio.timeout(60):
+            while not attack.done():
+                peak = max(peak, _rss(server.pid))
+                await asyncio.sleep(0.02)
+        statuses = attack.result()
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 10)
+    assert statuses.count(503) > 200
+    assert set(statuses) <= {408, 503, None}
+    assert peak - baseline < 3 * cap + 40 * MIB, (peak - baseline) / MIB

@@ -60,9 +60,10 @@ class InteractionApp:
         rest: a ``RestClient`` to use instead of building one; the lifespan opens and closes it.
         gateway: a service with ``start()``/``close()`` run by the lifespan, or None.
         max_body_size: larger bodies get 413 without being read whole. The default, 1 MiB, is
-            ~165x the largest real interaction we know (6.4 KB, a modal submit with selects and
-            a file upload) and ~3x one built at Discord's documented limits (~0.35 MB: a message
-            component on a message with full content, 10 embeds and their URLs, components).
+            ~165x the largest real interaction we know (6.4 KB compact: a modal submit with
+            selects and a file upload), yet only ~1.3x one built at Discord's documented limits
+            (0.78 MB: a button on a message with full content, 10 embeds, 2,048-character URLs,
+            replying to a message as large); memory is bounded by ``max_unverified_bytes``.
         body_timeout: seconds to receive a whole request body; past it, 408 and the connection
             is closed. Discord sends the body at once and waits only 3 s for the answer.
         max_unverified_bytes: bytes all bodies still arriving may hold at once (before their

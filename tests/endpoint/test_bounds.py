@@ -444,3 +444,66 @@ async def test_300_stalled_mebibytes_leave_the_server_process_rss_bounded() -> N
     assert statuses.count(503) > 200
     assert set(statuses) <= {408, 503, None}
     assert peak - baseline < 3 * cap + 40 * MIB, (peak - baseline) / MIB
+
+
+# -- the default max_body_size ---------------------------------------------------------------------
+
+
+def _at_discords_limits() -> dict[str, Any]:
+    """A component interaction as large as Discord's documented limits allow (notes §3.7): its
+    message has full content, 10 embeds (6,000 characters between them) whose every URL is
+    2,048 characters, 25 link buttons, 10 attachments, and replies to a message just as large.
+    Text is control characters, which JSON writes as 6 bytes each (the worst escaping)."""
+
+    def text(n: int) -> str:
+        return "\x01" * n
+
+    url = "https://" + "a" * 2040
+
+    def media() -> dict[str, Any]:
+        return {"url": url, "proxy_url": url, "height": 4096, "width": 4096}
+
+    def message(content: int, reply: dict[str, Any] | None) -> dict[str, Any]:
+        embed = {
+            "type": "rich",
+            "title": text(25),
+            "description": text(575),
+            "url": url,
+            "footer": {"text": "", "icon_url": url, "proxy_icon_url": url},
+            "image": media(),
+            "thumbnail": media(),
+            "video": media(),
+            "author": {"name": "", "url": url, "icon_url": url, "proxy_icon_url": url},
+            "fields": [{"name": "", "value": "", "inline": True}] * 25,
+        }
+        button = {"type": 2, "style": 5, "label": text(80), "url": url[:512]}
+        attachment = {"id": "1", "filename": "f" * 1024, "size": 1, "url": url, "proxy_url": url}
+        return {
+            "id": "1",
+            "channel_id": "1",
+            "type": 19 if reply else 0,
+            "content": text(content),
+            "author": {"id": "1", "username": "x", "discriminator": "0"},
+            "timestamp": "2026-01-01T00:00:00+00:00",
+            "embeds": [embed] * 10,
+            "components": [{"type": 1, "components": [button] * 5}] * 5,
+            "attachments": [attachment] * 10,
+            "referenced_message": reply,
+        }
+
+    users_message = message(4000, None)  # Nitro users may write 4,000 characters
+    data = {"custom_id": text(100), "component_type": 2}
+    return interaction_payload(3, data, message=message(2000, users_message))
+
+
+async def test_default_max_body_size_admits_an_interaction_at_discords_limits(
+    make_bot: Callable[..., InteractionApp], connect: Any
+) -> None:
+    """The default keeps 1 MiB: real interactions are under 7 KB (the corpus's largest is 6.4 KB
+    compact), but Discord's limits allow ~0.8 MB, and a 413 would fail a real user."""
+    body = json.dumps(_at_discords_limits(), separators=(",", ":")).encode()
+    bot = make_bot()
+    assert 700_000 < len(body) < bot.max_body_size
+    async with connect(bot) as client:
+        response = await client.send(body)
+    assert response.status == 200  # no handler: an ephemeral notice, but read, verified, parsed

@@ -279,6 +279,11 @@ class InteractionApp:
         return self._endpoint.reader.body_timeout
 
     @property
+    def max_unverified_bytes(self) -> int:
+        """Bytes that bodies still arriving (not yet verified) may hold at once in this process."""
+        return self._endpoint.reader.max_unverified_bytes
+
+    @property
     def defer_after(self) -> float | None:
         """Seconds before a slow handler is deferred; None: never."""
         return self._runner.defer_after

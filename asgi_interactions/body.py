@@ -1,21 +1,24 @@
-"""Reading an unverified request body, bounded in size, in time, and in bytes held process-wide.
+"""Bounds on reading an unverified request body: size, time, and bytes held process-wide.
 
 Until its signature is checked, a body is anyone's: so it must arrive whole within ``body_timeout``,
 be no larger than ``max_body_size``, and, while it arrives in pieces, share one byte budget
 (``max_unverified_bytes``) with every other body being read by the app.
 
 The deadline costs a dict write per request rather than an ``asyncio.timeout`` (~4 µs): one timer
-per event loop sweeps the reads in progress and cancels only those past their deadline.
+per event loop sweeps the reads in progress every quarter ``body_timeout`` (only while there are
+some) and cancels those that began over ``body_timeout`` ago.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Callable
 from typing import Any
 
-from starlette.types import Receive
+from starlette.types import Message, Receive
 
-__all__ = ["BodyReader", "BodyRejected"]
+__all__ = ["BUSY", "TIMED_OUT", "TOO_LARGE", "BodyReader", "BodyRejected", "current_task"]
 
 
 class BodyRejected(Exception):
@@ -27,10 +30,18 @@ class BodyRejected(Exception):
         self.message = message
 
 
-_TOO_LARGE = (413, "request body too large")
-_BUSY = (503, "too many request bodies in progress, try again")
-_TIMEOUT = (408, "request body not received in time")
-_SWEEP_SLACK = 0.01  # a sweep never re-arms closer than this: no busy timer under load
+TOO_LARGE = (413, "request body too large")
+BUSY = (503, "too many request bodies in progress, try again")
+TIMED_OUT = (408, "request body not received in time")
+_TICKS = 4  # sweeps per body_timeout: a late body is cut between 1 and 1.25 body_timeouts
+
+current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]
+if sys.version_info >= (3, 12):
+    current_task = asyncio.current_task  # implemented in C
+else:  # 3.11's current_task() is a Python function around this lookup (~500 instructions)
+    from asyncio.tasks import _current_tasks  # type: ignore[attr-defined]
+
+    current_task = _current_tasks.get
 
 
 class BodyReader:
@@ -44,80 +55,70 @@ class BodyReader:
         """Bytes held right now by bodies still arriving (their first pieces)."""
         self.peak = 0
         """The highest ``buffered`` has been: never above ``max_unverified_bytes``."""
-        self._deadlines: dict[asyncio.Task[Any], float] = {}
-        self._expired: dict[asyncio.Task[Any], int] = {}  # task -> its cancelling() before ours
-        self._timer_loop: asyncio.AbstractEventLoop | None = None
+        self.reading: dict[asyncio.Task[Any], int] = {}
+        """Tasks reading a body -> the sweep count when they began (the hot path writes here)."""
+        self.expired: dict[asyncio.Task[Any], int] = {}
+        """Tasks the sweep cancelled -> their ``cancelling()`` before it (see ``timed_out``).
 
-    async def read(self, receive: Receive, length: int) -> bytes | None:
-        """The whole body, or None if the client went away first.
+        A read ends with ``del reader.reading[task]`` and, if ``expired``, popping it there."""
+        self.sweeps = 0
+        self.timer_loop: asyncio.AbstractEventLoop | None = None
 
-        ``length`` is the Content-Length (-1 when absent). Raises ``BodyRejected`` for a body
-        over the limit (413), one that does not fit the shared budget (503), or one not received
-        within ``body_timeout`` (408).
+    def fits(self, length: int) -> bool:
+        """Whether a body of ``length`` (-1: unknown) fits in the budget left now."""
+        return max(length, 1) <= self.max_unverified_bytes - self.buffered
+
+    def arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start sweeping on ``loop`` (first read, or the loop it swept on is gone)."""
+        self.timer_loop = loop
+        loop.call_later(self.body_timeout / _TICKS, self._sweep)
+
+    def timed_out(self, task: asyncio.Task[Any]) -> bool:
+        """On a CancelledError while reading: True if it was our deadline (then it is undone)."""
+        before = self.expired.pop(task, None)
+        return before is not None and task.uncancel() <= before
+
+    async def read_rest(self, receive: Receive, message: Message) -> bytes | None:
+        """The body whose first message is ``message``, or None if the client went away.
+
+        Pieces held while the rest arrives count against the shared budget.
         """
         limit = self.max_body_size
-        if length > limit:
-            raise BodyRejected(*_TOO_LARGE)
-        if max(length, 1) > self.max_unverified_bytes - self.buffered:
-            raise BodyRejected(*_BUSY)
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.body_timeout
-        self._deadlines[task] = deadline
-        if self._timer_loop is not loop:
-            self._timer_loop = loop
-            loop.call_at(deadline, self._sweep)
-        chunks: list[bytes] | None = None
+        chunks: list[bytes] = []
         held = 0
         try:
             while True:
-                message = await receive()
                 if message["type"] != "http.request":
                     return None  # the client went away before sending the whole body
                 chunk: bytes = message.get("body", b"")
                 if not message.get("more_body", False):
-                    if chunks is not None:
-                        chunks.append(chunk)
-                        chunk = b"".join(chunks)
-                    if len(chunk) > limit:
-                        raise BodyRejected(*_TOO_LARGE)
-                    return chunk
+                    chunks.append(chunk)
+                    body = b"".join(chunks)
+                    if len(body) > limit:
+                        raise BodyRejected(*TOO_LARGE)
+                    return body
                 held += len(chunk)
                 self.buffered += len(chunk)
                 if held > limit:
-                    raise BodyRejected(*_TOO_LARGE)
+                    raise BodyRejected(*TOO_LARGE)
                 if self.buffered > self.max_unverified_bytes:
-                    raise BodyRejected(*_BUSY)
+                    raise BodyRejected(*BUSY)
                 self.peak = max(self.peak, self.buffered)
-                if chunks is None:
-                    chunks = []
                 chunks.append(chunk)
-        except asyncio.CancelledError:
-            before = self._expired.pop(task, None)
-            if before is None or task.uncancel() > before:
-                raise  # cancelled by someone else, not by our deadline
-            raise BodyRejected(*_TIMEOUT) from None
+                message = await receive()
         finally:
-            del self._deadlines[task]
-            self._expired.pop(task, None)
-            if held:
-                self.buffered -= held
+            self.buffered -= held
 
     def _sweep(self) -> None:
-        """Cancel the reads past their deadline; re-arm for the next one, if any."""
-        loop = self._timer_loop
-        assert loop is not None
-        now = loop.time()
-        next_deadline = None
-        for task, deadline in self._deadlines.items():
-            if deadline <= now:
-                if task not in self._expired:
-                    self._expired[task] = task.cancelling()
-                    task.cancel()
-            elif next_deadline is None or deadline < next_deadline:
-                next_deadline = deadline
-        if next_deadline is None:
-            self._timer_loop = None
-        else:
-            loop.call_at(max(next_deadline, now + _SWEEP_SLACK), self._sweep)
+        """Every body_timeout / _TICKS while reads are pending: cancel those past the deadline."""
+        loop = self.timer_loop
+        if loop is None or not self.reading:
+            self.timer_loop = None  # nothing to watch: the next read re-arms
+            return
+        self.sweeps += 1
+        oldest = self.sweeps - _TICKS - 1  # began before the previous _TICKS full sweeps
+        for task, began in self.reading.items():
+            if began <= oldest and task not in self.expired:
+                self.expired[task] = task.cancelling()
+                task.cancel()
+        loop.call_later(self.body_timeout / _TICKS, self._sweep)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 from starlette.types import Receive, Scope, Send
 
-from .body import BodyReader, BodyRejected
+from .body import BUSY, TIMED_OUT, TOO_LARGE, BodyReader, BodyRejected, current_task
 from .context import InitialResponse
 from .models import Interaction, InteractionType
 from .runner import FAILED_TEXT, FAILURE_EDIT_RESERVE, Runner, notice
@@ -106,8 +106,39 @@ class Endpoint:
                     return
                 length = int(value)
 
+        # Read the body, inline: this is the hot path. The declared length is checked first; this
+        # task is registered for the reader's deadline sweep; bodies in several pieces (and the
+        # shared budget they count against) are the reader's job.
+        reader = self.reader
         try:
-            body = await self.reader.read(receive, length)
+            if length > reader.max_body_size:
+                raise BodyRejected(*TOO_LARGE)
+            if reader.buffered and not reader.fits(length):
+                raise BodyRejected(*BUSY)
+            loop = asyncio.get_running_loop()
+            me = current_task(loop)
+            assert me is not None
+            reader.reading[me] = reader.sweeps
+            if reader.timer_loop is not loop:
+                reader.arm(loop)
+            try:
+                message = await receive()
+                if message.get("more_body", False) or message["type"] != "http.request":
+                    body = await reader.read_rest(receive, message)
+                    if body is None:
+                        return  # the client went away before sending the whole body
+                else:
+                    body = message.get("body", b"")
+                    if len(body) > reader.max_body_size:
+                        raise BodyRejected(*TOO_LARGE)
+            except asyncio.CancelledError:
+                if not reader.timed_out(me):
+                    raise
+                raise BodyRejected(*TIMED_OUT) from None
+            finally:
+                del reader.reading[me]
+                if reader.expired:
+                    reader.expired.pop(me, None)
         except BodyRejected as exc:
             client = scope.get("client")
             self._bad_request_log.info(
@@ -115,8 +146,6 @@ class Endpoint:
             )
             await reply(send, exc.status, error_body(exc.message), _CLOSE)
             return
-        if body is None:
-            return  # the client went away before sending the whole body
 
         verifier = self.verifier
         try:

@@ -214,7 +214,7 @@ async def test_stalled_body_gets_408_in_process(make_bot: Callable[..., Interact
     assert received == 2
     reader = bot._endpoint.reader
     assert reader.buffered == 0
-    assert not reader._deadlines and not reader._expired
+    assert not reader.reading and not reader.expired
 
 
 async def test_a_cancellation_that_is_not_the_deadline_propagates(
@@ -227,7 +227,7 @@ async def test_a_cancellation_that_is_not_the_deadline_propagates(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert not bot._endpoint.reader._deadlines
+    assert not bot._endpoint.reader.reading
 
 
 async def test_deadline_applies_across_event_loops(
@@ -245,7 +245,7 @@ async def test_deadline_applies_across_event_loops(
                 loop.run_until_complete(asyncio.wait_for(stalled, 0.05))
         finally:
             loop.close()
-        return bot._endpoint.reader._timer_loop is loop
+        return bot._endpoint.reader.timer_loop is loop
 
     assert await asyncio.to_thread(read_in_a_loop_that_closes)
     sent, _ = await call(bot, [(b"content-length", b"9")], stall=True)

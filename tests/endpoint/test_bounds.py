@@ -396,7 +396,9 @@ async def test_300_stalled_mebibytes_stay_under_the_cap_under_uvicorn(
     reader = bot._endpoint.reader
     assert reader.peak <= cap
     assert reader.buffered == 0
-    assert statuses.count(503) > 200  # most were refused, not buffered
+    # Most were refused, not buffered. (A refused client still sending may see the server's
+    # reset before the 503 it was sent: None.)
+    assert statuses.count(503) + statuses.count(None) > 200
     assert set(statuses) <= {408, 503, None}
     assert 408 in statuses  # those that fit were dropped at the deadline
 
@@ -441,7 +443,7 @@ async def test_300_stalled_mebibytes_leave_the_server_process_rss_bounded() -> N
     finally:
         server.terminate()
         await asyncio.wait_for(server.wait(), 10)
-    assert statuses.count(503) > 200
+    assert statuses.count(503) + statuses.count(None) > 200  # refused (None: reset first)
     assert set(statuses) <= {408, 503, None}
     assert peak - baseline < 3 * cap + 40 * MIB, (peak - baseline) / MIB
 

@@ -71,7 +71,7 @@ class BodyReader:
     def arm(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start sweeping on ``loop`` (first read, or the loop it swept on is gone)."""
         self.timer_loop = loop
-        loop.call_later(self.body_timeout / _TICKS, self._sweep)
+        loop.call_later(self.body_timeout / _TICKS, self._sweep, loop)
 
     def timed_out(self, task: asyncio.Task[Any]) -> bool:
         """On a CancelledError while reading: True if it was our deadline (then it is undone)."""
@@ -109,10 +109,11 @@ class BodyReader:
         finally:
             self.buffered -= held
 
-    def _sweep(self) -> None:
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         """Every body_timeout / _TICKS while reads are pending: cancel those past the deadline."""
-        loop = self.timer_loop
-        if loop is None or not self.reading:
+        if loop is not self.timer_loop:
+            return  # armed on a loop the reader has since left
+        if not self.reading:
             self.timer_loop = None  # nothing to watch: the next read re-arms
             return
         self.sweeps += 1
@@ -121,4 +122,4 @@ class BodyReader:
             if began <= oldest and task not in self.expired:
                 self.expired[task] = task.cancelling()
                 task.cancel()
-        loop.call_later(self.body_timeout / _TICKS, self._sweep)
+        loop.call_later(self.body_timeout / _TICKS, self._sweep, loop)

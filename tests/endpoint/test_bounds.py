@@ -414,9 +414,8 @@ def _rss(pid: int) -> int:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
 async def test_300_stalled_mebibytes_leave_the_server_process_rss_bounded() -> None:
-    """The same attack on a server in its own process: its memory grows by a small multiple of
-    the cap (allocator slack, uvicorn's per-connection buffers), not by the ~300 MB sent.
-    Without the cap this grows by ~305 MB (measured with a 1 GiB cap)."""
+    """The same attack on a server in its own process: its memory grows by the cap and uvicorn's
+    per-connection buffers, not by the ~300 MB sent (~305 MB measured with a 1 GiB cap)."""
     from tests.serve import free_port
 
     cap = 8 * MIB
@@ -445,7 +444,11 @@ async def test_300_stalled_mebibytes_leave_the_server_process_rss_bounded() -> N
         await asyncio.wait_for(server.wait(), 10)
     assert statuses.count(503) + statuses.count(None) > 200  # refused (None: reset first)
     assert set(statuses) <= {408, 503, None}
-    assert peak - baseline < 3 * cap + 40 * MIB, (peak - baseline) / MIB
+    # The app holds at most `cap` (the in-process test counts it); uvicorn reads up to 256 KiB
+    # per socket read and pauses past 64 KiB, so it holds up to ~320 KiB per connection on its
+    # own (bounded by --limit-concurrency, not by the app); allow 2x the cap for allocator slack.
+    # Measured: 15-35 MiB; with no effective cap, ~305 MiB.
+    assert peak - baseline < 2 * cap + 300 * 320 * 1024 + 16 * MIB, (peak - baseline) / MIB
 
 
 # -- the default max_body_size ---------------------------------------------------------------------

@@ -217,6 +217,24 @@ async def test_stalled_body_gets_408_in_process(make_bot: Callable[..., Interact
     assert not reader.reading and not reader.expired
 
 
+async def test_the_sweep_stops_once_no_body_is_being_read(
+    make_bot: Callable[..., InteractionApp],
+) -> None:
+    """No timer keeps firing for an idle app: the sweep disarms, the next slow read re-arms it."""
+    bot = make_bot(body_timeout=0.2)
+    reader = bot._endpoint.reader
+    for _ in range(2):
+        sent, _ = await call(bot, [(b"content-length", b"9")], stall=True)
+        assert answer(sent)[0] == 408
+        async with asyncio.timeout(5):
+            while reader.timer_loop is not None:  # noqa: ASYNC110 - a timer, no event to wait on
+                await asyncio.sleep(0.05)
+    # fast requests (the body in one message) never leave the sweep anything to do
+    sent, _ = await call(bot, [(b"content-length", b"2")], [part(b"{}", more=False)])
+    assert answer(sent)[0] == 401
+    assert not reader.reading
+
+
 async def test_a_cancellation_that_is_not_the_deadline_propagates(
     make_bot: Callable[..., InteractionApp],
 ) -> None:

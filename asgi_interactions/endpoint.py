@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 from starlette.types import Receive, Scope, Send
 
+from .body import BUSY, TIMED_OUT, TOO_LARGE, BodyReader, BodyRejected, current_task
 from .context import InitialResponse
 from .models import Interaction, InteractionType
 from .runner import FAILED_TEXT, FAILURE_EDIT_RESERVE, Runner, notice
@@ -63,7 +64,7 @@ class Endpoint:
         verifier: SignatureVerifier,
         runner: Runner,
         *,
-        max_body_size: int,
+        reader: BodyReader,
         serverless: bool,
         shutdown_timeout: float,
         is_running: Callable[[], bool],
@@ -71,7 +72,7 @@ class Endpoint:
     ) -> None:
         self.verifier = verifier
         self.runner = runner
-        self.max_body_size = max_body_size
+        self.reader = reader
         self.serverless = serverless
         self.shutdown_timeout = shutdown_timeout
         self._is_running = is_running
@@ -98,34 +99,53 @@ class Endpoint:
             elif name == b"x-signature-timestamp":
                 timestamp = value
             elif name == b"content-length":
-                length = int(value) if value.isdigit() else -1
-        limit = self.max_body_size
-        if length > limit:
-            await reply(send, 413, error_body("request body too large"), _CLOSE)
-            return
+                # Digits only (bytes.isdigit is ASCII-only), at most 18 of them so int() stays
+                # cheap, and only one header: anything else is not a length we can trust.
+                if length != -1 or not value.isdigit() or len(value) > 18:
+                    await reply(send, 400, error_body("invalid content-length"), _CLOSE)
+                    return
+                length = int(value)
 
-        body = b""
-        chunks: list[bytes] | None = None
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # client went away before sending the whole body
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await reply(send, 413, error_body("request body too large"), _CLOSE)
-                return
-            if not message.get("more_body", False):
-                if chunks is None:
-                    body = chunk
+        # Read the body, inline: this is the hot path. The declared length is checked first; this
+        # task is registered for the reader's deadline sweep; bodies in several pieces (and the
+        # shared budget they count against) are the reader's job.
+        reader = self.reader
+        try:
+            if length > reader.max_body_size:
+                raise BodyRejected(*TOO_LARGE)
+            if reader.buffered and not reader.fits(length):
+                raise BodyRejected(*BUSY)
+            loop = asyncio.get_running_loop()
+            me = current_task(loop)
+            assert me is not None
+            reader.reading[me] = reader.sweeps
+            if reader.timer_loop is not loop:
+                reader.arm(loop)
+            try:
+                message = await receive()
+                if message.get("more_body", False) or message["type"] != "http.request":
+                    body = await reader.read_rest(receive, message)
+                    if body is None:
+                        return  # the client went away before sending the whole body
                 else:
-                    chunks.append(chunk)
-                    body = b"".join(chunks)
-                break
-            if chunks is None:
-                chunks = []
-            chunks.append(chunk)
+                    body = message.get("body", b"")
+                    if len(body) > reader.max_body_size:
+                        raise BodyRejected(*TOO_LARGE)
+            except asyncio.CancelledError:
+                if not reader.timed_out(me):
+                    raise
+                raise BodyRejected(*TIMED_OUT) from None
+            finally:
+                del reader.reading[me]
+                if reader.expired:
+                    reader.expired.pop(me, None)
+        except BodyRejected as exc:
+            client = scope.get("client")
+            self._bad_request_log.info(
+                "refused request from %s: %s", client[0] if client else "?", exc.message
+            )
+            await reply(send, exc.status, error_body(exc.message), _CLOSE)
+            return
 
         verifier = self.verifier
         try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, StrictInt, TypeAdapter, ValidationError
+from pydantic import Field, GetPydanticSchema, StrictInt, TypeAdapter, ValidationError
+from pydantic_core import core_schema
 
 from .base import DiscordModel, Permissions, Snowflake
 from .channel import Channel
@@ -58,7 +59,7 @@ class Interaction(DiscordModel):
     type: StrictInt
     id: Snowflake | None = None
     application_id: Snowflake | None = None
-    token: str | None = None
+    token: str | None = Field(default=None, repr=False)  # a 15-minute credential: not in repr()
     version: int | None = None
     data: InteractionData | None = Field(default=None, union_mode="left_to_right")
     guild: PartialGuild | None = None
@@ -147,16 +148,25 @@ class Interaction(DiscordModel):
         return super().model_validate(obj, **kwargs)
 
 
+_STRICT = GetPydanticSchema(
+    lambda source, handler: core_schema.chain_schema(
+        [core_schema.int_schema(strict=True), handler(source)]
+    )
+)
+"""On a ``Literal`` type tag: refuse ``true``, ``1.0`` and ``"1"`` (a JSON literal alone takes
+the first two as 1), in Rust, before the literal check."""
+
+
 class PingInteraction(Interaction):
     """PING (1): answered with PONG by the endpoint."""
 
-    type: Literal[1]
+    type: Annotated[Literal[1], _STRICT]
 
 
 class CommandInteraction(Interaction):
     """APPLICATION_COMMAND (2): slash, user and message commands."""
 
-    type: Literal[2]
+    type: Annotated[Literal[2], _STRICT]
     data: ApplicationCommandData | dict[str, Any] | None = Field(
         default=None, union_mode="left_to_right"
     )
@@ -165,7 +175,7 @@ class CommandInteraction(Interaction):
 class AutocompleteInteraction(Interaction):
     """APPLICATION_COMMAND_AUTOCOMPLETE (4): the focused option is in ``data``."""
 
-    type: Literal[4]
+    type: Annotated[Literal[4], _STRICT]
     data: ApplicationCommandData | dict[str, Any] | None = Field(
         default=None, union_mode="left_to_right"
     )
@@ -174,24 +184,37 @@ class AutocompleteInteraction(Interaction):
 class ComponentInteraction(Interaction):
     """MESSAGE_COMPONENT (3): a button press or select choice on ``message``."""
 
-    type: Literal[3]
+    type: Annotated[Literal[3], _STRICT]
     data: ComponentData | dict[str, Any] | None = Field(default=None, union_mode="left_to_right")
 
 
 class ModalSubmitInteraction(Interaction):
     """MODAL_SUBMIT (5): ``data.values()`` maps custom_id to submitted value."""
 
-    type: Literal[5]
+    type: Annotated[Literal[5], _STRICT]
     data: ModalSubmitData | dict[str, Any] | None = Field(default=None, union_mode="left_to_right")
 
 
+_BY_TYPE: dict[int, type[Interaction]] = {
+    1: PingInteraction,
+    2: CommandInteraction,
+    3: ComponentInteraction,
+    4: AutocompleteInteraction,
+    5: ModalSubmitInteraction,
+}
+# A tagged union built by hand: pydantic infers tags only from a bare Literal field, and the
+# tags here are strict (see _STRICT); the lookup itself still finds the model in one step.
 _KNOWN = Annotated[
     PingInteraction
     | CommandInteraction
     | ComponentInteraction
     | AutocompleteInteraction
     | ModalSubmitInteraction,
-    Field(discriminator="type"),
+    GetPydanticSchema(
+        lambda _source, handler: core_schema.tagged_union_schema(
+            {tag: handler(model) for tag, model in _BY_TYPE.items()}, discriminator="type"
+        )
+    ),
 ]
 _ADAPTER: TypeAdapter[Interaction] = TypeAdapter(
     Annotated[_KNOWN | Interaction, Field(union_mode="left_to_right")]

@@ -9,7 +9,6 @@ import itertools
 import logging
 import platform
 import random
-import re
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from types import TracebackType
@@ -19,6 +18,7 @@ from urllib.parse import quote, urlencode
 import httpx2
 import pydantic_core
 
+from . import redact
 from .errors import (
     DiscordHTTPError,
     RateLimitedError,
@@ -45,36 +45,6 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 EDGE_RETRYABLE = frozenset({502, 503, 504})
 #: Failures that happen before any byte of the request left: always safe to retry.
 NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
-
-
-class _RedactSecrets(logging.Filter):
-    """Masks interaction and webhook tokens in URLs that HTTPX2 logs at INFO level."""
-
-    _pattern = re.compile(r"/(webhooks|interactions)/(\d+)/([^/?\s\"']+)")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(self._clean(a) for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = self._pattern.sub(r"/\1/\2/***", record.msg)
-        return True
-
-    def _clean(self, value: object) -> object:
-        if isinstance(value, int | float) or value is None:
-            return value
-        text = str(value)
-        cleaned = self._pattern.sub(r"/\1/\2/***", text)
-        return cleaned if cleaned != text else value
-
-
-_REDACT = _RedactSecrets()
-
-
-def _install_redaction() -> None:
-    for name in ("httpx2", "httpx"):
-        logger = logging.getLogger(name)
-        if _REDACT not in logger.filters:
-            logger.addFilter(_REDACT)
 
 
 def _version() -> str:
@@ -151,7 +121,7 @@ class RestClient:
     async def open(self) -> None:
         """Open the connection pool (idempotent; ``request`` opens it on first use too)."""
         if self._http is None:
-            _install_redaction()
+            redact.install()
             limits = httpx2.Limits(
                 max_connections=self.max_in_flight,
                 max_keepalive_connections=self.max_in_flight,

@@ -14,6 +14,9 @@ from collections import deque
 
 __all__ = ["IdentifyQueue", "SendLimiter"]
 
+#: Seconds added to each IDENTIFY window: what reaches Discord late must still be spaced.
+SEND_MARGIN = 0.1
+
 
 class SendLimiter:
     """Sliding-window limit of one connection's sends, with slots reserved for heartbeats."""
@@ -26,9 +29,12 @@ class SendLimiter:
         self._lock = asyncio.Lock()
 
     def reserve_for(self, heartbeat_interval: float) -> None:
-        """Keep enough slots for the heartbeats one window holds at this interval (plus two)."""
+        """Keep slots for the heartbeats one window holds at this interval (plus two).
+
+        Never more than half the limit: Discord's intervals (about 41 s) need 4 of 120.
+        """
         beats = math.ceil(self.window / heartbeat_interval) + 2 if heartbeat_interval > 0 else 3
-        self.reserved = min(beats, self.limit - 1)
+        self.reserved = min(beats, self.limit // 2)
 
     def _prune(self, now: float) -> None:
         while self._sent and self._sent[0] <= now - self.window:
@@ -83,8 +89,8 @@ class IdentifyQueue:
                 raise
 
     def release(self, shard_id: int, *, sent: bool) -> None:
-        """Free the key; if an IDENTIFY went out, the next one waits ``interval`` from now."""
+        """Free the key; if an IDENTIFY went out, the next waits ``interval`` (+ margin)."""
         key = self.key(shard_id)
-        if sent:
-            self._next[key] = time.monotonic() + self.interval
+        if sent:  # a margin for the time the IDENTIFY takes to reach Discord
+            self._next[key] = time.monotonic() + self.interval + SEND_MARGIN
         self._locks[key].release()

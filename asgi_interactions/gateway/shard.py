@@ -34,6 +34,8 @@ log = logging.getLogger("asgi_interactions.gateway")
 
 #: Close codes after which the session cannot be resumed (new IDENTIFY on the cached URL).
 NEW_SESSION_CODES = frozenset({4003, 4007, 4009})
+#: Seconds between all-member requests for one guild (notes §7.9).
+ALL_MEMBERS_INTERVAL = 30.0
 #: The code we close with to reconnect: anything but 1000/1001 keeps the session resumable.
 RECONNECT_CODE = 4000
 
@@ -205,7 +207,7 @@ class Shard:
         nonce = d.setdefault("nonce", secrets.token_hex(8))
         guild = str(d["guild_id"])
         if d.get("query") == "" and d.get("limit") == 0 and not d.get("user_ids"):
-            wait = self._all_members_at.get(guild, 0.0) + 30.0 - time.monotonic()
+            wait = self._all_members_at.get(guild, -1e9) + ALL_MEMBERS_INTERVAL - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             self._all_members_at[guild] = time.monotonic()

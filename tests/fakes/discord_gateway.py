@@ -108,6 +108,7 @@ class FakeGateway:
         shard_count: int | None = None,
         split_messages: int = 0,
         fragment_frames: int = 0,
+        member_window: float = 30.0,
     ) -> None:
         self.token = token
         self.heartbeat_interval = heartbeat_interval
@@ -118,6 +119,7 @@ class FakeGateway:
         self.shard_count = shard_count
         self.split_messages = split_messages  # zlib: split each payload over N-byte WS messages
         self.fragment_frames = fragment_frames  # send each message as N-byte WS frames
+        self.member_window = member_window  # one all-members request per guild per window
         self.op7_instead_of_hello = 0  # the next N connections get op 7 instead of HELLO
         self.ack_new_connections = True
         self.drop_after_ready = 0  # the next N sessions are dropped right after READY/RESUMED
@@ -412,7 +414,7 @@ class FakeGateway:
         if d.get("query") == "" and d.get("limit") == 0:
             last = self._all_members_at.get(guild)
             now = time.monotonic()
-            if last is not None and now - last < 30.0:
+            if last is not None and now - last < self.member_window:
                 meta = {"guild_id": guild, "nonce": d.get("nonce")}
                 data = {"opcode": 8, "retry_after": 0.2, "meta": meta}
                 assert conn.session is not None

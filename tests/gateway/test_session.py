@@ -118,8 +118,6 @@ async def test_large_guild_create_split(compress: str, split: str) -> None:
             await wait_until(lambda: len(rec.markers()) == 4, 15)
             got = rec.named("GUILD_CREATE")[0].data
             assert got == guild
-            sent = fake.connections[0].sent[-4][1]
-            assert sent["t"] == "GUILD_CREATE"
             exactly_once_in_order(rec, fake)
         finally:
             await gw.close()

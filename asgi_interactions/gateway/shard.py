@@ -145,7 +145,12 @@ class Shard:
         """Connect, and reconnect after every fault, until closed or stopped for good."""
         failures = 0
         while not self._closing:
-            reason = await self._connection(resume=self._resumable())
+            self._conn = None
+            try:
+                reason = await self._connection(resume=self._resumable())
+            except Exception:  # a bug or a malformed payload must not end the shard
+                log.exception("shard %d: connection failed unexpectedly", self.id)
+                reason = _Reason("error", resume=self._resumable())
             if self._closing:
                 break
             if reason.fatal is not None:

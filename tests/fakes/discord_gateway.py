@@ -123,6 +123,8 @@ class FakeGateway:
         self.op7_instead_of_hello = 0  # the next N connections get op 7 instead of HELLO
         self.ack_new_connections = True
         self.drop_after_ready = 0  # the next N sessions are dropped right after READY/RESUMED
+        self.reject_next = 0  # the next N websocket handshakes are refused with HTTP 503
+        self.rejected: list[tuple[float, str]] = []  # (time, path) of refused handshakes
         self.connections: list[FakeConn] = []
         self.sessions: dict[str, FakeSession] = {}
         self.identifies: list[tuple[float, int, dict[str, Any]]] = []
@@ -268,6 +270,14 @@ class FakeGateway:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(conn.ws.close(code), 2.0)
         conn.ws.transport.abort()
+
+    def process_request(self, ws: ServerConnection, request: Any) -> Any:
+        """Refuse the handshake while ``reject_next`` says so (a gateway node that is down)."""
+        if self.reject_next <= 0:
+            return None
+        self.reject_next -= 1
+        self.rejected.append((time.monotonic(), urlsplit(request.path).path))
+        return ws.respond(503, "gateway unavailable\n")
 
     async def handler(self, ws: ServerConnection) -> None:
         parts = urlsplit(ws.request.path if ws.request else "/")
@@ -448,6 +458,7 @@ def serve_fake_gateway(**options: Any) -> Iterator[FakeGateway]:
                 fake.handler,
                 "127.0.0.1",
                 0,
+                process_request=fake.process_request,
                 compression=None,
                 max_size=None,
                 ping_interval=None,

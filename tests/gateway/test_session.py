@@ -366,6 +366,31 @@ async def test_backoff_grows_on_repeated_failures_then_resets() -> None:
             await gw.close()
 
 
+async def test_refused_connections_back_off_and_a_failed_resume_identifies_anew() -> None:
+    with serve_fake_gateway(heartbeat_interval=INTERVAL) as fake:
+        gw, rec = await started(fake, backoff_base=0.2, backoff_max=5.0)
+        try:
+            await wait_until(lambda: gw.shards[0].latency is not None)  # healthy
+            await asyncio.sleep(INTERVAL / 1000)
+            fake.reject_next = 4
+            began = time.monotonic()
+            await fake.run(fake.drop(0))
+            await wait_until(lambda: len(rec.named("READY")) == 2, 20, "a new session")
+            times = [t for t, _ in fake.rejected]
+            assert times[0] - began < 0.15, "the first reconnect of a healthy shard is at once"
+            gaps = [b - a for a, b in itertools.pairwise(times)]
+            assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4, gaps
+            # the resume attempt failed: a fresh IDENTIFY on the cached URL follows
+            assert [p for _, p in fake.rejected] == ["/resume", "/", "/", "/"]
+            assert fake.connections[-1].path == "/" and fake.connections[-1].ops()[0] == 2
+            await send_messages(fake, 0, 2)
+            await wait_until(lambda: len(rec.markers()) == 2)
+            exactly_once_in_order(rec, fake)
+            assert gw.shards[0].reconnects["connect failed"] == 4
+        finally:
+            await gw.close()
+
+
 async def test_presence_burst_keeps_the_send_limit_and_heartbeats() -> None:
     """130 presence updates with a scaled 120-per-6 s limit: no 4008, no late heartbeat."""
     with serve_fake_gateway(heartbeat_interval=250, send_limit=(120, 6.0)) as fake:

@@ -186,6 +186,31 @@ class FakeGateway:
             await self._send(conn, payload)
         return session.seq
 
+    async def blast(self, shard_id: int, events: list[tuple[str, Any]]) -> float:
+        """Log ``events`` in the shard's session, encode and compress them all, then send them as
+        fast as the socket takes them; returns when sending began (for throughput benchmarks)."""
+        session = self.session_for(shard_id)
+        assert session is not None and session.conn is not None
+        conn = session.conn
+        messages: list[str | bytes] = []
+        for name, data in events:
+            session.seq += 1
+            payload = {"op": 0, "t": name, "s": session.seq, "d": data}
+            session.log.append(payload)
+            raw = json.dumps(payload, separators=(",", ":")).encode()
+            if conn.compression == "zlib-stream":
+                messages.append(
+                    conn.compressor.compress(raw) + conn.compressor.flush(zlib.Z_SYNC_FLUSH)
+                )
+            elif conn.compression == "zstd-stream":
+                messages.append(conn.compressor.compress(raw, zstd.ZstdCompressor.FLUSH_BLOCK))
+            else:
+                messages.append(raw.decode())
+        began = time.monotonic()
+        for message in messages:
+            await conn.ws.send(message)
+        return began
+
     async def send_raw(self, shard_id: int, payload: dict[str, Any]) -> None:
         """Send any payload (a repeated dispatch, op 1, ...) on the shard's connection."""
         conn = self.live(shard_id)

@@ -183,7 +183,7 @@ async def recovery(client_cls: Any, rounds: int) -> dict[str, list[float]]:
                 resumed_before = len(counter.resumed)
                 await fake.run(fake.stop_acks(0))
                 beats_before = len(conn.heartbeats)
-                await wait_until(lambda c=conn: len(c.heartbeats) > beats_before, 10)
+                await wait_until(lambda c=conn, n=beats_before: len(c.heartbeats) > n, 10)
                 unacked = conn.heartbeats[beats_before]
                 await wait_until(lambda c=conn: c.closed_at is not None, 20, "zombie close")
                 assert conn.closed_at is not None
@@ -221,7 +221,8 @@ async def fault_then_mark(fake: FakeGateway, fault: str, mark: str) -> float:
 
 
 def fmt(values: list[float]) -> str:
-    return f"{statistics.median(values) * 1000:7.0f} ms (min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f})"
+    low, high = min(values) * 1000, max(values) * 1000
+    return f"{statistics.median(values) * 1000:7.0f} ms (min {low:.0f}, max {high:.0f})"
 
 
 async def main() -> None:

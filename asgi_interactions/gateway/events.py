@@ -37,9 +37,7 @@ async def call_listener(listener: Listener, event: GatewayEvent) -> None:
 
     One small function so that the app's shared sync-or-async helper can replace it.
     """
-    if inspect.iscoroutinefunction(listener) or inspect.iscoroutinefunction(
-        getattr(listener, "__call__", None)  # noqa: B004
-    ):
+    if _is_async(listener):
         result = listener(event)
         if result is not None:
             await result
@@ -47,6 +45,12 @@ async def call_listener(listener: Listener, event: GatewayEvent) -> None:
     result = await asyncio.to_thread(listener, event)
     if inspect.isawaitable(result):
         await result
+
+
+@functools.lru_cache(maxsize=256)
+def _is_async(listener: Listener) -> bool:
+    call = getattr(listener, "__call__", None)  # noqa: B004 - async __call__ on an object
+    return inspect.iscoroutinefunction(listener) or inspect.iscoroutinefunction(call)
 
 
 class Dispatcher:
@@ -58,10 +62,22 @@ class Dispatcher:
         self.backlog_limit = backlog_limit
         self.tasks: set[asyncio.Task[None]] = set()
         self._over = False
+        self._routes: dict[str, list[Listener]] = {}
 
     def add(self, name: str, listener: Listener) -> None:
         """Register ``listener`` for dispatches named ``name`` (``"*"``: every dispatch)."""
         self.listeners.setdefault(name, []).append(listener)
+        self._routes.clear()
+
+    def _route(self, name: str) -> list[Listener]:
+        """The listeners of ``name`` then those of ``"*"`` (cached per name)."""
+        route = self._routes.get(name)
+        if route is None:
+            route = self._routes[name] = [
+                *self.listeners.get(name, ()),
+                *self.listeners.get("*", ()),
+            ]
+        return route
 
     def dispatch(self, event: GatewayEvent) -> None:
         """Start the listeners of ``event`` (and the app's handlers for INTERACTION_CREATE)."""
@@ -71,9 +87,8 @@ class Dispatcher:
             and isinstance(event.data, dict)
         ):
             self._spawn(self._interaction(event), event)
-        for name in (event.name, "*"):
-            for listener in self.listeners.get(name, ()):
-                self._spawn(self._run(listener, event), event)
+        for listener in self._route(event.name):
+            self._spawn(self._run(listener, event), event)
 
     def _spawn(self, coro: Awaitable[None], event: GatewayEvent) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

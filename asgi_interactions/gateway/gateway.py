@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -117,6 +118,8 @@ class Gateway:
         self._stopped: asyncio.Event | None = None
         self._error: GatewayError | None = None
         self._io_tasks: list[asyncio.Task[None]] = []
+        self._pending: deque[GatewayEvent] = deque()  # I/O thread -> app's loop, in order
+        self._drain_scheduled = False
 
     def __repr__(self) -> str:
         return f"<Gateway shards={sorted(self._shards)} alive={self.is_alive}>"
@@ -351,10 +354,20 @@ class Gateway:
         return asyncio.wrap_future(future)
 
     def _deliver(self, event: GatewayEvent) -> None:
-        """Called on the I/O loop: hand the event to the app's loop, in order."""
-        assert self._app_loop is not None
-        with contextlib.suppress(RuntimeError):  # the app's loop is closed: nobody to deliver to
-            self._app_loop.call_soon_threadsafe(self._dispatcher.dispatch, event)
+        """Called on the I/O loop: queue the event for the app's loop, waking it once a batch."""
+        self._pending.append(event)
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            assert self._app_loop is not None
+            with contextlib.suppress(RuntimeError):  # the app's loop is closed: nobody to tell
+                self._app_loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        """On the app's loop: dispatch the queued events in arrival order."""
+        self._drain_scheduled = False  # before popping: a later append schedules another drain
+        pending, dispatch = self._pending, self._dispatcher.dispatch
+        while pending:
+            dispatch(pending.popleft())
 
     async def _io_start(
         self, url: str, count: int, ids: list[int], queue_args: tuple[int, float]

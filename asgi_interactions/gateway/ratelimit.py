@@ -23,7 +23,9 @@ class SendLimiter:
 
     def __init__(self, limit: int = 120, window: float = 60.0) -> None:
         self.limit = limit
-        self.window = window
+        # Discord counts when frames arrive, we when they leave: a longer window absorbs the
+        # jitter between the two (a burst sent at the window's edge may land inside it).
+        self.window = window * 1.05 + 0.25
         self.reserved = 3
         self._sent: deque[float] = deque()
         self._lock = asyncio.Lock()

@@ -94,12 +94,15 @@ class ZlibStreamDecoder:
     def feed(self, message: str | bytes) -> dict[str, Any] | None:
         if isinstance(message, str):
             return _loads(message)
-        if not self._buffer and message.endswith(ZLIB_SUFFIX):
-            return _loads(self._inflate.decompress(message))
-        self._buffer += message
-        if not self._buffer.endswith(ZLIB_SUFFIX):
-            return None
-        data = self._inflate.decompress(self._buffer)
+        try:
+            if not self._buffer and message.endswith(ZLIB_SUFFIX):
+                return _loads(self._inflate.decompress(message))
+            self._buffer += message
+            if not self._buffer.endswith(ZLIB_SUFFIX):
+                return None
+            data = self._inflate.decompress(self._buffer)
+        except zlib.error as exc:
+            raise ValueError(f"zlib-stream: {exc}") from exc
         self._buffer.clear()
         return _loads(data)
 
@@ -116,7 +119,10 @@ class ZstdStreamDecoder:
     def feed(self, message: str | bytes) -> dict[str, Any] | None:
         if isinstance(message, str):
             return _loads(message)
-        data: bytes = self._stream.decompress(message)
+        try:
+            data: bytes = self._stream.decompress(message)
+        except Exception as exc:  # the module's ZstdError
+            raise ValueError(f"zstd-stream: {exc}") from exc
         return _loads(data)
 
 

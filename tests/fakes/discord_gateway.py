@@ -217,6 +217,12 @@ class FakeGateway:
         assert conn is not None
         await self._send(conn, payload)
 
+    async def send_garbage(self, shard_id: int = 0) -> None:
+        """A binary message that no decoder can read (corrupt compressed data)."""
+        conn = self.live(shard_id)
+        assert conn is not None
+        await conn.ws.send(b"\x00garbage\x00\x00\xff\xff")
+
     async def drop(self, shard_id: int = 0, missed: int = 0) -> None:
         """Abrupt drop: the TCP connection goes away with no close frame; then ``missed``
         MESSAGE_CREATEs happen that only a RESUME's replay can deliver."""

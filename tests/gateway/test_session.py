@@ -190,6 +190,24 @@ async def test_half_open_socket_is_left_without_waiting_for_its_close() -> None:
         assert time.monotonic() - began < 15
 
 
+@pytest.mark.parametrize("compress", ["zlib-stream", "zstd-stream"])
+async def test_an_undecodable_message_reconnects_and_resumes(compress: str) -> None:
+    with serve_fake_gateway(heartbeat_interval=INTERVAL) as fake:
+        gw, rec = await started(fake, compress=compress)
+        try:
+            await send_messages(fake, 0, 2)
+            await wait_until(lambda: len(rec.markers()) == 2)
+            await fake.run(fake.send_garbage(0))
+            await wait_until(lambda: rec.named("RESUMED"), 10)
+            resumed_conn(fake)
+            await send_messages(fake, 2, 2)
+            await wait_until(lambda: len(rec.markers()) == 4)
+            exactly_once_in_order(rec, fake)
+            assert gw.shards[0].reconnects == {"decode error": 1}
+        finally:
+            await gw.close()
+
+
 async def test_server_heartbeat_request_is_answered_at_once() -> None:
     with serve_fake_gateway(heartbeat_interval=60_000) as fake:  # the timer would not beat soon
         gw, _ = await started(fake)

@@ -441,7 +441,7 @@ class FakeGateway:
         for payload in session.log:
             if payload["s"] > seq:
                 await self._send(conn, payload)
-        await self._send(conn, {"op": 0, "t": "RESUMED", "s": None, "d": {}})
+        await self.dispatch_to(session, "RESUMED", {})  # a dispatch with its own sequence
         await self._maybe_drop(conn)
 
     async def _maybe_drop(self, conn: FakeConn) -> None:

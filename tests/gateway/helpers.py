@@ -38,7 +38,7 @@ class Recorder:
 def exactly_once_in_order(rec: Recorder, fake: FakeGateway, shard_id: int = 0) -> None:
     """Listeners saw every dispatch of every session of the shard once, in the fake's order."""
     expected = [p for s in fake.sessions.values() if s.shard[0] == shard_id for p in s.log]
-    got = [e for e in rec.events if e.shard_id == shard_id and e.name != "RESUMED"]
+    got = [e for e in rec.events if e.shard_id == shard_id]
     assert [(e.name, e.seq) for e in got] == [(p["t"], p["s"]) for p in expected]
 
 

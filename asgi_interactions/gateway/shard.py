@@ -191,6 +191,8 @@ class Shard:
             await self._close_ws(conn.ws, 1000)
         if self._background:
             await asyncio.wait(set(self._background), timeout=1.0)
+        if self.state != "failed":
+            self._set_state("stopped")
 
     async def send(self, payload: dict[str, Any]) -> None:
         """Send a payload on the live connection (waiting for one), within the send limit."""

@@ -36,9 +36,10 @@ def resumed_conn(fake: FakeGateway) -> FakeConn:
     return conn
 
 
-async def test_identify_payload_and_ready() -> None:
+async def test_identify_payload_and_ready(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="asgi_interactions")
     presence = {"since": None, "activities": [], "status": "idle", "afk": False}
-    with serve_fake_gateway(heartbeat_interval=INTERVAL) as fake:
+    with serve_fake_gateway(heartbeat_interval=INTERVAL, token="secret-token-q7") as fake:
         gw, rec = await started(fake, presence=presence, large_threshold=120)
         try:
             first = fake.connections[0]
@@ -46,7 +47,7 @@ async def test_identify_payload_and_ready() -> None:
             identify = first.received[0][1]
             assert identify["op"] == 2
             d = identify["d"]
-            assert d["token"] == "token"
+            assert d["token"] == "secret-token-q7"
             assert d["intents"] == int(Intents.GUILDS | Intents.GUILD_MESSAGES)
             assert set(d["properties"]) == {"os", "browser", "device"}
             assert d["shard"] == [0, 1]
@@ -67,6 +68,10 @@ async def test_identify_payload_and_ready() -> None:
             await gw.close()
         assert first.client_close_code == 1000, "closing ends the session with 1000"
         assert not gw.is_alive
+        states = [r.getMessage() for r in caplog.records if "->" in r.getMessage()]
+        assert "shard 0: identifying -> ready" in states and "shard 0: ready -> stopped" in states
+        assert all("secret-token-q7" not in r.getMessage() for r in caplog.records)
+        assert "secret-token-q7" not in repr(gw) + repr(gw.shards)
 
 
 async def test_first_heartbeat_is_jittered() -> None:

@@ -167,9 +167,10 @@ def keys() -> KeyPair:
 async def test_interaction_create_runs_the_apps_handlers(keys: KeyPair) -> None:
     """INTERACTION_CREATE goes through the same runner as HTTP: answer, auto-defer, edit."""
     with serve_fake_gateway(heartbeat_interval=400) as fake:
-        async with serve_fake_discord() as discord:
+        async with serve_fake_discord(gateway_url=fake.url) as discord:
             rest = RestClient("token", base_url=discord.base_url)
-            gw = Gateway(fake.token, url=fake.url, compress="zlib-stream", close_timeout=0.5)
+            # url=None: GET /gateway/bot through the app's own REST client
+            gw = Gateway(fake.token, compress="zlib-stream", close_timeout=0.5)
             seen = Recorder()
             gw.listen("INTERACTION_CREATE")(seen)
             bot = InteractionApp(public_key=keys.public_key, rest=rest, gateway=gw, defer_after=0.2)
@@ -200,3 +201,4 @@ async def test_interaction_create_runs_the_apps_handlers(keys: KeyPair) -> None:
             assert by_id[int(slow_payload["id"])] == {"type": 5}
             assert discord.originals[slow_payload["token"]]["content"] == "done slowly"
             assert len(seen.events) == 2, "listeners see INTERACTION_CREATE too"
+            assert [r.path for r in discord.requests].count("/api/v10/gateway/bot") == 1

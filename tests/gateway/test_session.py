@@ -59,7 +59,7 @@ async def test_identify_payload_and_ready(caplog: pytest.LogCaptureFixture) -> N
             assert rec.named("READY")[0].data["session_id"] == fake.session_for(0).session_id
             # heartbeats start after interval x random(), then every interval, with the last seq
             await wait_until(lambda: len(first.heartbeats) >= 3, 10, "three heartbeats")
-            assert first.heartbeats[0] - first.opened_at < INTERVAL / 1000 + 0.3
+            assert first.heartbeats[0] - first.opened_at < INTERVAL / 1000 + 1.0
             beats = [p for _, p in first.received if p["op"] == 1]
             assert beats[-1]["d"] == 1
             await wait_until(lambda: gw.latency is not None, 5, "a latency figure")
@@ -359,7 +359,7 @@ async def test_repeated_sequences_are_delivered_once() -> None:
 
 async def test_backoff_grows_on_repeated_failures_then_resets() -> None:
     with serve_fake_gateway(heartbeat_interval=INTERVAL) as fake:
-        gw, rec = await started(fake, backoff_base=0.2, backoff_max=5.0)
+        gw, rec = await started(fake, backoff_base=1.0, backoff_max=4.0)
         try:
             # a healthy session (ACKed after READY) is resumed at once
             await wait_until(lambda: gw.shards[0].latency is not None)
@@ -371,9 +371,10 @@ async def test_backoff_grows_on_repeated_failures_then_resets() -> None:
             await wait_until(lambda: gw.shards[0].state == "ready", 20)
             opened = [c.opened_at for c in fake.connections[1:6]]
             gaps = [b - a for a, b in itertools.pairwise(opened)]
-            assert opened[0] - began < 0.15, "no wait for the first reconnect of a healthy shard"
+            # backoff waits 0.5-1 s, 1-2 s, 2-4 s, 2-4 s; "at once" is well under the first
+            assert opened[0] - began < 0.45, "no wait for the first reconnect of a healthy shard"
             # 0.2 x 2^(n-1) x [0.5, 1): each wait at least the previous one's lower bound
-            assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4 and gaps[3] >= 0.8, gaps
+            assert gaps[0] >= 0.5 and gaps[1] >= 1.0 and gaps[2] >= 2.0 and gaps[3] >= 2.0, gaps
             # healthy again: the next drop reconnects at once
             await wait_until(lambda: fake.live(0) and gw.shards[0].state == "ready", 10)
             await wait_until(lambda: len(fake.live(0).heartbeats) >= 2, 10)  # type: ignore[union-attr]
@@ -381,7 +382,7 @@ async def test_backoff_grows_on_repeated_failures_then_resets() -> None:
             began = time.monotonic()
             await fake.run(fake.drop(0))
             await wait_until(lambda: len(fake.connections) > count, 10)
-            assert fake.connections[-1].opened_at - began < 0.15, "backoff reset after health"
+            assert fake.connections[-1].opened_at - began < 0.45, "backoff reset after health"
             await send_messages(fake, 0, 2)
             await wait_until(lambda: len(rec.markers()) == 2)
             exactly_once_in_order(rec, fake)
@@ -391,7 +392,7 @@ async def test_backoff_grows_on_repeated_failures_then_resets() -> None:
 
 async def test_refused_connections_back_off_and_a_failed_resume_identifies_anew() -> None:
     with serve_fake_gateway(heartbeat_interval=INTERVAL) as fake:
-        gw, rec = await started(fake, backoff_base=0.2, backoff_max=5.0)
+        gw, rec = await started(fake, backoff_base=1.0, backoff_max=4.0)
         try:
             await wait_until(lambda: gw.shards[0].latency is not None)  # healthy
             await asyncio.sleep(INTERVAL / 1000)
@@ -400,9 +401,9 @@ async def test_refused_connections_back_off_and_a_failed_resume_identifies_anew(
             await fake.run(fake.drop(0))
             await wait_until(lambda: len(rec.named("READY")) == 2, 20, "a new session")
             times = [t for t, _ in fake.rejected]
-            assert times[0] - began < 0.15, "the first reconnect of a healthy shard is at once"
+            assert times[0] - began < 0.45, "the first reconnect of a healthy shard is at once"
             gaps = [b - a for a, b in itertools.pairwise(times)]
-            assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4, gaps
+            assert gaps[0] >= 0.5 and gaps[1] >= 1.0 and gaps[2] >= 2.0, gaps
             # the resume attempt failed: a fresh IDENTIFY on the cached URL follows
             assert [p for _, p in fake.rejected] == ["/resume", "/", "/", "/"]
             assert fake.connections[-1].path == "/" and fake.connections[-1].ops()[0] == 2
@@ -427,7 +428,8 @@ async def test_presence_burst_keeps_the_send_limit_and_heartbeats() -> None:
             assert conn.server_close_code is None and conn.closed_at is None
             beats = conn.heartbeats
             gaps = [b - a for a, b in itertools.pairwise(beats)]
-            assert max(gaps) < 0.25 + 0.2, f"a heartbeat was starved: {max(gaps):.3f}s"
+            # a starved heartbeat would wait for the 6 s window; allow for a loaded machine
+            assert max(gaps) < 1.5, f"a heartbeat was starved: {max(gaps):.3f}s"
             assert gw.shards[0].reconnects == {}
             last = [p for _, p in conn.received if p["op"] == 3][-1]["d"]
             assert last["activities"] == [{"name": "game 129", "type": 0}]
@@ -481,7 +483,7 @@ async def test_a_blocked_app_loop_does_not_cost_the_session(
 
         @gw.listen("BLOCK")
         async def block(event: object) -> None:
-            time.sleep(2 * INTERVAL / 1000 + 0.5)  # noqa: ASYNC251 - a handler blocking the loop
+            time.sleep(2 * INTERVAL / 1000 + 1.0)  # noqa: ASYNC251 - a handler blocking the loop
 
         try:
             conn = fake.connections[0]
@@ -492,7 +494,7 @@ async def test_a_blocked_app_loop_does_not_cost_the_session(
             assert len(fake.connections) == 1 and conn.closed_at is None
             assert gw.shards[0].reconnects == {}
             gaps = [b - a for a, b in zip(conn.heartbeats, conn.heartbeats[1:], strict=False)]
-            assert gaps and max(gaps) < INTERVAL / 1000 + 0.3
+            assert gaps and max(gaps) < 1.2, "heartbeats paused while the app's loop was blocked"
             blocked = [r for r in caplog.records if "was blocked for" in r.getMessage()]
             assert len(blocked) == 1
             exactly_once_in_order(rec, fake)

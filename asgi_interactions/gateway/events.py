@@ -1,20 +1,22 @@
 """GatewayEvent and the delivery of dispatches to listeners on the app's event loop.
 
-Listeners run as their own tasks (plain ``def`` ones in a worker thread), started in sequence
-order, so a slow or failing listener never delays reading, heartbeats or other listeners.
+Listeners run as their own tasks (plain ``def`` ones in the app's worker-thread pool), started
+in sequence order, so a slow or failing listener never delays reading, heartbeats or other
+listeners.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Dispatcher", "GatewayEvent", "Listener", "call_listener"]
+from .._sync import to_async
+
+__all__ = ["Dispatcher", "GatewayEvent", "Listener"]
 
 log = logging.getLogger("asgi_interactions.gateway")
 
@@ -30,46 +32,26 @@ class GatewayEvent:
 
 
 Listener = Callable[[GatewayEvent], Awaitable[None] | None]
-
-
-async def call_listener(listener: Listener, event: GatewayEvent) -> None:
-    """Await an ``async def`` listener; run a plain ``def`` one in a worker thread.
-
-    One small function so that the app's shared sync-or-async helper can replace it.
-    """
-    if _is_async(listener):
-        result = listener(event)
-        if result is not None:
-            await result
-        return
-    result = await asyncio.to_thread(listener, event)
-    if inspect.isawaitable(result):
-        await result
-
-
-@functools.lru_cache(maxsize=256)
-def _is_async(listener: Listener) -> bool:
-    call = getattr(listener, "__call__", None)  # noqa: B004 - async __call__ on an object
-    return inspect.iscoroutinefunction(listener) or inspect.iscoroutinefunction(call)
+AsyncListener = Callable[[GatewayEvent], Awaitable[Any]]
 
 
 class Dispatcher:
     """Runs on the app's loop: starts every matching listener for each event, in order."""
 
     def __init__(self, backlog_limit: int = 1000) -> None:
-        self.listeners: dict[str, list[Listener]] = {}
+        self.listeners: dict[str, list[AsyncListener]] = {}
         self.interaction_handler: Callable[[dict[str, Any]], Awaitable[None]] | None = None
         self.backlog_limit = backlog_limit
         self.tasks: set[asyncio.Task[None]] = set()
         self._over = False
-        self._routes: dict[str, list[Listener]] = {}
+        self._routes: dict[str, list[AsyncListener]] = {}
 
     def add(self, name: str, listener: Listener) -> None:
         """Register ``listener`` for dispatches named ``name`` (``"*"``: every dispatch)."""
-        self.listeners.setdefault(name, []).append(listener)
+        self.listeners.setdefault(name, []).append(to_async(listener))
         self._routes.clear()
 
-    def _route(self, name: str) -> list[Listener]:
+    def _route(self, name: str) -> list[AsyncListener]:
         """The listeners of ``name`` then those of ``"*"`` (cached per name)."""
         route = self._routes.get(name)
         if route is None:
@@ -115,9 +97,9 @@ class Dispatcher:
             log.exception("INTERACTION_CREATE on shard %d failed", event.shard_id)
 
     @staticmethod
-    async def _run(listener: Listener, event: GatewayEvent) -> None:
+    async def _run(listener: AsyncListener, event: GatewayEvent) -> None:
         try:
-            await call_listener(listener, event)
+            await listener(event)
         except Exception:
             name = partial_name(listener)
             log.exception(

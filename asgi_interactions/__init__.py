@@ -3,6 +3,7 @@
 from .app import InteractionApp
 from .commands.options import Option
 from .context import Context
+from .gateway import Gateway, GatewayError, GatewayEvent, Intents
 from .responses import (
     ActionRow,
     Button,
@@ -21,6 +22,10 @@ __all__ = [
     "Choice",
     "Context",
     "Embed",
+    "Gateway",
+    "GatewayError",
+    "GatewayEvent",
+    "Intents",
     "InteractionApp",
     "Message",
     "Modal",

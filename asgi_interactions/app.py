@@ -149,6 +149,9 @@ class InteractionApp:
         self.application_id: int | None = int(app_id) if app_id else None
         self._rest = rest
         self.gateway = gateway
+        attach = getattr(gateway, "attach", None)
+        if attach is not None:  # a Gateway: INTERACTION_CREATE runs this app's handlers
+            attach(self)
         self.shutdown_timeout = shutdown_timeout
         self.sync_commands_at_startup = sync_commands
         self.serverless = serverless

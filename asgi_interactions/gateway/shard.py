@@ -1,0 +1,494 @@
+"""One shard: a gateway session over successive websocket connections (notes §7.4–§7.9).
+
+Each connection: HELLO (or an early op 7), heartbeats from ``interval × random()`` on, zombie
+detection, IDENTIFY or RESUME, then dispatches in sequence order. Between connections the shard
+decides from the close code, op 7 or op 9 whether to resume at ``resume_gateway_url`` or start a
+new session, and how long to back off. Runs on the gateway's I/O loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import random
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from .errors import FATAL_CLOSE_CODES, GatewayError
+from .events import GatewayEvent
+from .ratelimit import IdentifyQueue, SendLimiter
+from .transport import Compression, Decoder, encode, make_decoder
+
+__all__ = ["Shard", "ShardConfig", "ShardStatus"]
+
+log = logging.getLogger("asgi_interactions.gateway")
+
+#: Close codes after which the session cannot be resumed (new IDENTIFY on the cached URL).
+NEW_SESSION_CODES = frozenset({4003, 4007, 4009})
+#: Seconds between all-member requests for one guild (notes §7.9).
+ALL_MEMBERS_INTERVAL = 30.0
+#: The code we close with to reconnect: anything but 1000/1001 keeps the session resumable.
+RECONNECT_CODE = 4000
+
+
+@dataclass
+class ShardConfig:
+    """What every shard of one Gateway shares."""
+
+    token: str
+    intents: int
+    compression: Compression
+    presence: dict[str, Any] | None = None
+    large_threshold: int = 50
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    send_limit: tuple[int, float] = (120, 60.0)
+    hello_timeout: float = 20.0
+    open_timeout: float = 10.0
+    close_timeout: float = 1.0
+
+
+@dataclass(frozen=True)
+class ShardStatus:
+    """A snapshot of one shard, as ``Gateway.shards`` shows it."""
+
+    shard_id: int
+    state: str
+    latency: float | None
+    session_age: float | None
+    seq: int | None
+    reconnects: dict[str, int]
+    resumes: int
+    identifies: int
+
+
+@dataclass
+class _Reason:
+    """Why a connection ended, and what the next one should do."""
+
+    cause: str
+    resume: bool
+    immediate: bool = False
+    fatal: GatewayError | None = None
+
+
+@dataclass
+class _Conn:
+    ws: ClientConnection
+    decoder: Decoder
+    limiter: SendLimiter
+    interval: float = 0.0
+    unacked_since: float | None = None
+    last_beat: float = 0.0
+    healthy: bool = False  # READY/RESUMED seen, then a heartbeat ACK
+    live: bool = False  # READY/RESUMED seen
+    acked: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Shard:
+    """Keeps one shard's session alive until ``close()`` or a fatal close code."""
+
+    def __init__(
+        self,
+        shard_id: int,
+        shard_count: int,
+        url: str,
+        config: ShardConfig,
+        queue: IdentifyQueue,
+        deliver: Callable[[GatewayEvent], None],
+    ) -> None:
+        self.id = shard_id
+        self.count = shard_count
+        self.url = url
+        self.config = config
+        self.queue = queue
+        self.deliver = deliver
+        self.state = "idle"
+        self.session_id: str | None = None
+        self.resume_url: str | None = None
+        self.seq: int | None = None
+        self.latency: float | None = None
+        self.session_started: float | None = None
+        self.reconnects: Counter[str] = Counter()
+        self.resumes = 0
+        self.identifies = 0
+        self.error: GatewayError | None = None
+        self.first_ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._conn: _Conn | None = None
+        self._live = asyncio.Event()
+        self._closing = False
+        self._holding_slot = False
+        self._background: set[asyncio.Task[Any]] = set()
+        self._member_requests: dict[str, dict[str, Any]] = {}
+        self._all_members_at: dict[str, float] = {}
+
+    # -- public (called on the I/O loop) -------------------------------------------------------
+
+    def status(self) -> ShardStatus:
+        """A snapshot of the shard's state and counters."""
+        age = time.monotonic() - self.session_started if self.session_started else None
+        return ShardStatus(
+            self.id, self.state, self.latency, age, self.seq,
+            dict(self.reconnects), self.resumes, self.identifies,
+        )  # fmt: skip
+
+    async def run(self) -> None:
+        """Connect, and reconnect after every fault, until closed or stopped for good."""
+        failures = 0
+        while not self._closing:
+            self._conn = None
+            try:
+                reason = await self._connection(resume=self._resumable())
+            except Exception:  # a bug or a malformed payload must not end the shard
+                log.exception("shard %d: connection failed unexpectedly", self.id)
+                reason = _Reason("error", resume=self._resumable())
+            if self._closing:
+                break
+            if reason.fatal is not None:
+                self.error = reason.fatal
+                self._set_state("failed")
+                log.error("%s", reason.fatal)
+                if not self.first_ready.done():
+                    self.first_ready.set_exception(reason.fatal)
+                return
+            self.reconnects[reason.cause] += 1
+            if not reason.resume:
+                self._forget_session()
+            healthy = self._conn_healthy
+            failures = 0 if healthy else failures + 1
+            delay = 0.0
+            if not (reason.immediate or healthy):
+                cap = min(self.config.backoff_max, self.config.backoff_base * 2 ** (failures - 1))
+                delay = cap * random.uniform(0.5, 1.0)
+            log.info(
+                "shard %d: disconnected (%s); %s in %.2fs",
+                self.id,
+                reason.cause,
+                "resuming" if self._resumable() else "identifying",
+                delay,
+            )
+            if delay:
+                self._set_state("backoff")
+                await asyncio.sleep(delay)
+        self._set_state("stopped")
+
+    async def close(self) -> None:
+        """End the session: close with 1000 (bounded), stop reconnecting."""
+        self._closing = True
+        for task in self._background:  # old connections' closes and retries: abort them now
+            task.cancel()
+        conn = self._conn
+        if conn is not None:
+            await self._close_ws(conn.ws, 1000)
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=1.0)
+        if self.state != "failed":
+            self._set_state("stopped")
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        """Send a payload on the live connection (waiting for one), within the send limit."""
+        encode(payload)  # refuse an oversized payload at once
+        while True:
+            await self._live.wait()
+            conn = self._conn
+            if conn is None or not conn.live:
+                self._live.clear()
+                continue
+            await conn.limiter.acquire()
+            if conn is self._conn:
+                await conn.ws.send(encode(payload))
+                return
+
+    async def request_members(self, payload: dict[str, Any]) -> str:
+        """Send op 8, keeping one all-members request per guild per 30 s; returns the nonce."""
+        d = payload["d"]
+        nonce = d.setdefault("nonce", secrets.token_hex(8))
+        guild = str(d["guild_id"])
+        if d.get("query") == "" and d.get("limit") == 0 and not d.get("user_ids"):
+            wait = self._all_members_at.get(guild, -1e9) + ALL_MEMBERS_INTERVAL - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._all_members_at[guild] = time.monotonic()
+        self._member_requests[nonce] = payload
+        await self.send(payload)
+        return str(nonce)
+
+    # -- one connection --------------------------------------------------------------------------
+
+    def _resumable(self) -> bool:
+        return self.session_id is not None and self.resume_url is not None
+
+    def _forget_session(self) -> None:
+        self.session_id = self.resume_url = None
+        self.seq = None
+        self.session_started = None
+
+    @property
+    def _conn_healthy(self) -> bool:
+        return self._conn is not None and self._conn.healthy
+
+    def _query_url(self, base: str) -> str:
+        parts = urlsplit(base)
+        query: dict[str, str] = {"v": "10", "encoding": "json"}
+        if self.config.compression:
+            query["compress"] = self.config.compression
+        return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
+
+    async def _connection(self, *, resume: bool) -> _Reason:
+        if not resume:
+            self._set_state("waiting to identify")
+            await self.queue.acquire(self.id)
+            self._holding_slot = True
+        try:
+            self._set_state("connecting")
+            url = self._query_url(self.resume_url if resume and self.resume_url else self.url)
+            try:
+                ws = await connect(
+                    url,
+                    compression=None,
+                    max_size=None,
+                    ping_interval=None,
+                    open_timeout=self.config.open_timeout,
+                    close_timeout=self.config.close_timeout,
+                    user_agent_header="DiscordBot (asgi-interactions, 0.1)",
+                )
+            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+                log.warning("shard %d: could not connect: %s", self.id, exc)
+                # A failed resume falls back to a new session on the cached URL.
+                return _Reason("connect failed", resume=False)
+            limiter = SendLimiter(*self.config.send_limit)
+            conn = self._conn = _Conn(ws, make_decoder(self.config.compression), limiter)
+            try:
+                reason = await self._drive(conn, resume=resume)
+            finally:
+                conn.live = False
+                self._live.clear()
+                if not self._closing:
+                    self._spawn(self._close_ws(ws, RECONNECT_CODE))
+            return reason
+        finally:
+            self._release_slot(sent=False)
+
+    def _release_slot(self, *, sent: bool) -> None:
+        if self._holding_slot:
+            self._holding_slot = False
+            self.queue.release(self.id, sent=sent)
+
+    async def _drive(self, conn: _Conn, *, resume: bool) -> _Reason:
+        hello = await self._first_payload(conn)
+        if isinstance(hello, _Reason):
+            return hello
+        conn.interval = float(hello["d"]["heartbeat_interval"]) / 1000.0
+        conn.limiter.reserve_for(conn.interval)
+        beats = asyncio.ensure_future(self._heartbeat(conn))
+        reader = asyncio.ensure_future(self._read(conn))
+        try:
+            if resume:
+                self._set_state("resuming")
+                payload = {"token": self.config.token, "session_id": self.session_id}
+                await self._send_now(conn, {"op": 6, "d": {**payload, "seq": self.seq}})
+            else:
+                self._forget_session()
+                self._set_state("identifying")
+                await self._send_now(conn, self._identify_payload())
+                self.identifies += 1
+                self._release_slot(sent=True)
+            done, _ = await asyncio.wait({beats, reader}, return_when=asyncio.FIRST_COMPLETED)
+            return next(iter(done)).result()
+        except ConnectionClosed as exc:
+            return self._closed(exc)
+        finally:
+            for task in (beats, reader):
+                task.cancel()
+            await asyncio.wait({beats, reader})
+
+    async def _first_payload(self, conn: _Conn) -> dict[str, Any] | _Reason:
+        """HELLO, or the reason there is none (op 7 before HELLO, close, timeout)."""
+        try:
+            async with asyncio.timeout(self.config.hello_timeout):
+                while True:
+                    payload = conn.decoder.feed(await conn.ws.recv())
+                    if payload is not None:
+                        break
+        except TimeoutError:
+            return _Reason("no hello", resume=self._resumable())
+        except ConnectionClosed as exc:
+            return self._closed(exc)
+        except ValueError as exc:
+            log.warning("shard %d: undecodable first payload: %s", self.id, exc)
+            return _Reason("decode error", resume=self._resumable())
+        if payload.get("op") == 7:
+            return _Reason("op 7", resume=self._resumable(), immediate=True)
+        if payload.get("op") != 10:
+            return _Reason(f"op {payload.get('op')} before hello", resume=self._resumable())
+        return payload
+
+    def _identify_payload(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "token": self.config.token,
+            "intents": int(self.config.intents),
+            "properties": {
+                "os": platform.system().lower() or "unknown",
+                "browser": "asgi-interactions",
+                "device": "asgi-interactions",
+            },
+            "shard": [self.id, self.count],
+            "large_threshold": self.config.large_threshold,
+        }
+        if self.config.presence is not None:
+            d["presence"] = self.config.presence
+        return {"op": 2, "d": d}
+
+    async def _send_now(self, conn: _Conn, payload: dict[str, Any]) -> None:
+        await conn.limiter.acquire()
+        await conn.ws.send(encode(payload))
+
+    async def _beat(self, conn: _Conn) -> None:
+        conn.limiter.take_heartbeat()
+        now = time.monotonic()
+        if conn.unacked_since is None:
+            conn.unacked_since = now
+        conn.last_beat = now
+        await conn.ws.send(encode({"op": 1, "d": self.seq}))
+
+    async def _heartbeat(self, conn: _Conn) -> _Reason:
+        """Beat every interval (the first after ``interval × random()``); stop on a zombie."""
+        await asyncio.sleep(conn.interval * random.random())
+        while True:
+            since = conn.unacked_since
+            if since is not None and time.monotonic() - since >= conn.interval / 2:
+                log.warning(
+                    "shard %d: no heartbeat ACK for %.2fs: zombie connection, reconnecting",
+                    self.id,
+                    time.monotonic() - since,
+                )
+                return _Reason("zombie", resume=self._resumable(), immediate=conn.healthy)
+            try:
+                async with asyncio.timeout(conn.interval):
+                    await self._beat(conn)
+            except TimeoutError:
+                return _Reason("zombie", resume=self._resumable(), immediate=conn.healthy)
+            except ConnectionClosed as exc:
+                return self._closed(exc)
+            await asyncio.sleep(conn.interval)
+
+    async def _read(self, conn: _Conn) -> _Reason:
+        while True:
+            try:
+                message = await conn.ws.recv()
+            except ConnectionClosed as exc:
+                return self._closed(exc)
+            try:
+                payload = conn.decoder.feed(message)
+            except ValueError as exc:  # zlib.error and bad JSON are ValueErrors
+                log.warning("shard %d: undecodable payload: %s", self.id, exc)
+                return _Reason("decode error", resume=self._resumable())
+            if payload is None:
+                continue
+            op = payload.get("op")
+            if op == 0:
+                self._on_dispatch(conn, payload)
+            elif op == 11:
+                if conn.unacked_since is not None:
+                    self.latency = time.monotonic() - conn.last_beat
+                conn.unacked_since = None
+                if conn.live:
+                    conn.healthy = True
+            elif op == 1:
+                try:
+                    await self._beat(conn)
+                except ConnectionClosed as exc:
+                    return self._closed(exc)
+            elif op == 7:
+                return _Reason("op 7", resume=self._resumable(), immediate=True)
+            elif op == 9:
+                resumable = bool(payload.get("d")) and self._resumable()
+                return _Reason("op 9 true" if payload.get("d") else "op 9 false", resume=resumable)
+
+    def _on_dispatch(self, conn: _Conn, payload: dict[str, Any]) -> None:
+        seq = payload.get("s")
+        name = str(payload.get("t"))
+        data = payload.get("d")
+        if isinstance(seq, int):
+            if self.seq is not None and seq <= self.seq:
+                log.debug("shard %d: dropped repeated %s (seq %d)", self.id, name, seq)
+                return
+            self.seq = seq
+        if name == "READY" and isinstance(data, dict):
+            self.session_id = data.get("session_id")
+            self.resume_url = data.get("resume_gateway_url")
+            self.session_started = time.monotonic()
+            self._went_live(conn, "ready")
+        elif name == "RESUMED":
+            self.resumes += 1
+            self._went_live(conn, "ready")
+        elif name == "RATE_LIMITED" and isinstance(data, dict):
+            self._on_rate_limited(data)
+        elif (
+            name == "GUILD_MEMBERS_CHUNK"
+            and isinstance(data, dict)
+            and data.get("chunk_index", 0) + 1 >= data.get("chunk_count", 1)
+        ):
+            self._member_requests.pop(str(data.get("nonce")), None)
+        self.deliver(GatewayEvent(name, self.id, seq if isinstance(seq, int) else None, data))
+
+    def _went_live(self, conn: _Conn, state: str) -> None:
+        conn.live = True
+        self._live.set()
+        self._set_state(state)
+        if not self.first_ready.done():
+            self.first_ready.set_result(None)
+
+    def _on_rate_limited(self, data: dict[str, Any]) -> None:
+        meta = data.get("meta") or {}
+        payload = self._member_requests.get(str(meta.get("nonce")))
+        if data.get("opcode") != 8 or payload is None:
+            return
+        retry_after = float(data.get("retry_after") or 1.0)
+        log.info("shard %d: member request rate limited; retrying in %.2fs", self.id, retry_after)
+
+        async def retry() -> None:
+            await asyncio.sleep(retry_after)
+            await self.send(payload)
+
+        self._spawn(retry())
+
+    def _closed(self, exc: ConnectionClosed) -> _Reason:
+        code = exc.rcvd.code if exc.rcvd is not None else None
+        if code is None:
+            return _Reason("dropped", resume=self._resumable())
+        if code in FATAL_CLOSE_CODES:
+            fatal = GatewayError.from_close(code, self.id)
+            return _Reason(f"close {code}", resume=False, fatal=fatal)
+        return _Reason(f"close {code}", resume=code not in NEW_SESSION_CODES and self._resumable())
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    async def _close_ws(self, ws: ClientConnection, code: int) -> None:
+        """Close without ever waiting on a dead peer: the handshake is bounded, then aborted."""
+        try:
+            async with asyncio.timeout(self.config.close_timeout):
+                await ws.close(code)
+        except Exception:
+            pass
+        finally:
+            ws.transport.abort()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            log.info("shard %d: %s -> %s", self.id, self.state, state)
+            self.state = state

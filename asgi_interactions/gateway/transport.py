@@ -1,0 +1,146 @@
+"""Transport compression and JSON decoding for one gateway connection (notes §7.12).
+
+A decoder lives exactly as long as its connection: zlib-stream keeps one inflate context and
+buffers binary messages until the ``00 00 ff ff`` flush marker; zstd-stream keeps one
+decompression stream and each binary message holds one payload.
+"""
+
+from __future__ import annotations
+
+import importlib
+import zlib
+from typing import Any, Literal, Protocol
+
+import pydantic_core
+
+__all__ = [
+    "Compression",
+    "Decoder",
+    "encode",
+    "make_decoder",
+    "resolve_compression",
+    "zstd_available",
+]
+
+Compression = Literal["zstd-stream", "zlib-stream"] | None
+ZLIB_SUFFIX = b"\x00\x00\xff\xff"
+MAX_PAYLOAD = 4096  # bytes a payload we send may have (else Discord closes with 4002)
+
+
+def _zstd_module() -> Any:
+    """``compression.zstd`` (Python 3.14+) or the ``backports.zstd`` package, else None."""
+    for name in ("compression.zstd", "backports.zstd"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+def zstd_available() -> bool:
+    """True if zstd-stream can be decoded here (Python 3.14+, or the ``zstd`` extra)."""
+    return _zstd_module() is not None
+
+
+def resolve_compression(compress: bool | str) -> Compression:
+    """Map ``Gateway(compress=...)`` to a transport: True picks zstd when available, else zlib."""
+    if compress is True:
+        return "zstd-stream" if zstd_available() else "zlib-stream"
+    if compress is False or compress is None:
+        return None
+    if compress == "zlib-stream":
+        return "zlib-stream"
+    if compress == "zstd-stream":
+        if not zstd_available():
+            raise ValueError(
+                'compress="zstd-stream" needs Python 3.14+ or the zstd extra '
+                "(pip install 'asgi-interactions[zstd]'); use compress=True to fall back"
+            )
+        return "zstd-stream"
+    raise ValueError(
+        f'compress must be True, False, "zstd-stream" or "zlib-stream", not {compress!r}'
+    )
+
+
+class Decoder(Protocol):
+    """Turns the websocket messages of one connection into gateway payloads."""
+
+    def feed(self, message: str | bytes) -> dict[str, Any] | None:
+        """The payload this message completes, or None while a zlib message is incomplete."""
+        ...
+
+
+def _loads(raw: str | bytes) -> dict[str, Any]:
+    payload = pydantic_core.from_json(raw)
+    if not isinstance(payload, dict):
+        raise ValueError("gateway payload is not a JSON object")
+    return payload
+
+
+class PlainDecoder:
+    """Uncompressed JSON text (or binary) messages."""
+
+    def feed(self, message: str | bytes) -> dict[str, Any] | None:
+        return _loads(message)
+
+
+class ZlibStreamDecoder:
+    """zlib-stream: one inflate context; a payload may span several messages."""
+
+    def __init__(self) -> None:
+        self._inflate = zlib.decompressobj()
+        self._buffer = bytearray()
+
+    def feed(self, message: str | bytes) -> dict[str, Any] | None:
+        if isinstance(message, str):
+            return _loads(message)
+        try:
+            if not self._buffer and message.endswith(ZLIB_SUFFIX):
+                return _loads(self._inflate.decompress(message))
+            self._buffer += message
+            if not self._buffer.endswith(ZLIB_SUFFIX):
+                return None
+            data = self._inflate.decompress(self._buffer)
+        except zlib.error as exc:
+            raise ValueError(f"zlib-stream: {exc}") from exc
+        self._buffer.clear()
+        return _loads(data)
+
+
+class ZstdStreamDecoder:
+    """zstd-stream: one decompression stream for the connection, one payload per message."""
+
+    def __init__(self) -> None:
+        module = _zstd_module()
+        if module is None:  # resolve_compression checked this already
+            raise RuntimeError("zstd is not available")
+        self._stream = module.ZstdDecompressor()
+
+    def feed(self, message: str | bytes) -> dict[str, Any] | None:
+        if isinstance(message, str):
+            return _loads(message)
+        try:
+            data: bytes = self._stream.decompress(message)
+        except Exception as exc:  # the module's ZstdError
+            raise ValueError(f"zstd-stream: {exc}") from exc
+        return _loads(data)
+
+
+def make_decoder(compression: Compression) -> Decoder:
+    """A fresh decoder for a new connection."""
+    if compression == "zlib-stream":
+        return ZlibStreamDecoder()
+    if compression == "zstd-stream":
+        return ZstdStreamDecoder()
+    return PlainDecoder()
+
+
+def encode(payload: dict[str, Any]) -> str:
+    """JSON text of a payload we send; refuses one over Discord's 4096-byte limit."""
+    raw = pydantic_core.to_json(payload)
+    if len(raw) > MAX_PAYLOAD:
+        raise ValueError(
+            f"gateway payload (op {payload.get('op')}) is {len(raw)} bytes; Discord accepts "
+            f"at most {MAX_PAYLOAD}"
+        )
+    return raw.decode()

@@ -1,0 +1,263 @@
+"""Gateway benchmark: decode-and-deliver throughput and recovery time, against tests/fakes.
+
+(a) A recorded stream of realistic dispatches (a GUILD_CREATE of a 5,000-member guild, then
+MESSAGE_CREATEs with embeds, PRESENCE_UPDATEs and TYPING_STARTs) is compressed by the fake
+gateway (zlib-stream, zstd-stream) *before* the clock starts, then sent as fast as the socket
+takes it; the figure is dispatches delivered to a ``"*"`` listener per second, one shard.
+(b) Recovery: the time from an abrupt drop or an op 7 to the listener receiving the first event
+after RESUMED (a dispatch the fake logs during the outage, so only the RESUME replay delivers
+it); for a zombie (ACKs stop), the time from the un-ACKed heartbeat to the client closing the
+connection, and to the listener receiving RESUMED.
+
+    python bench/gateway.py                      # ours, ~1 min
+    python bench/gateway.py --events 20000 --rounds 5 --clients ours,hikari
+
+The fake runs on its own thread in the same process (GIL shared with the client), the same for
+every client. hikari (bench-only, bench/requirements.txt) is driven through its public
+``GatewayShardImpl`` when installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from asgi_interactions import Gateway, GatewayEvent, Intents
+from tests.fakes.discord_gateway import FakeGateway, serve_fake_gateway, wait_until
+
+INTERVAL_MS = 1000
+
+
+def recorded_stream(count: int, seed: int = 7) -> list[tuple[str, Any]]:
+    """A GUILD_CREATE of a 5,000-member guild, then ``count`` mixed realistic dispatches."""
+    rng = random.Random(seed)
+    guild_id = str(1 << 40)
+
+    def user(i: int) -> dict[str, Any]:
+        return {
+            "id": str(10**17 + i),
+            "username": f"user{i}",
+            "global_name": f"User {i}",
+            "avatar": "a" * 32,
+            "discriminator": "0",
+            "public_flags": 0,
+        }
+
+    members = [
+        {"user": user(i), "roles": [str(10**16 + i % 7)], "joined_at": "2024-01-01T00:00:00+00:00",
+         "deaf": False, "mute": False, "flags": 0, "nick": None}
+        for i in range(5000)
+    ]  # fmt: skip
+    channels = [{"id": str(10**15 + i), "type": 0, "name": f"chan-{i}", "position": i}
+                for i in range(50)]  # fmt: skip
+    stream: list[tuple[str, Any]] = [
+        ("GUILD_CREATE", {"id": guild_id, "name": "big guild", "member_count": 5000,
+                          "members": members, "channels": channels, "roles": [], "large": True}),
+    ]  # fmt: skip
+    for n in range(count):
+        roll = rng.random()
+        author = user(rng.randrange(5000))
+        channel = channels[rng.randrange(50)]["id"]
+        if roll < 0.4:
+            embed = {"title": "Release notes", "description": "x" * rng.randrange(100, 600),
+                     "fields": [{"name": f"f{j}", "value": "v" * 40} for j in range(3)],
+                     "color": 0x5865F2}  # fmt: skip
+            data = {"id": str(10**18 + n), "channel_id": channel, "guild_id": guild_id,
+                    "author": author, "content": "hello " * rng.randrange(1, 20),
+                    "embeds": [embed], "attachments": [], "mentions": [], "mention_roles": [],
+                    "timestamp": "2026-11-29T12:00:00.000000+00:00", "tts": False,
+                    "type": 0, "flags": 0, "pinned": False, "mention_everyone": False}  # fmt: skip
+            stream.append(("MESSAGE_CREATE", data))
+        elif roll < 0.8:
+            presence = {"user": {"id": author["id"]}, "guild_id": guild_id, "status": "online",
+                        "activities": [{"name": "a game", "type": 0, "created_at": 1}],
+                        "client_status": {"desktop": "online"}}  # fmt: skip
+            stream.append(("PRESENCE_UPDATE", presence))
+        else:
+            typing = {"channel_id": channel, "guild_id": guild_id, "user_id": author["id"],
+                      "timestamp": 1_700_000_000}  # fmt: skip
+            stream.append(("TYPING_START", typing))
+    return stream
+
+
+class Counter:
+    """Counts deliveries across threads; wakes the waiter at ``target``; keeps marker times."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.target = -1
+        self.done = threading.Event()
+        self.last_at = 0.0
+        self.markers: dict[str, float] = {}
+        self.resumed: list[float] = []
+
+    def seen(self, name: str, data: Any) -> None:
+        now = time.monotonic()
+        self.count += 1
+        if name == "RESUMED":
+            self.resumed.append(now)
+        elif isinstance(data, dict) and "mark" in data:
+            self.markers[data["mark"]] = now
+        if self.count == self.target:
+            self.last_at = now
+            self.done.set()
+
+
+# -- clients ---------------------------------------------------------------------------------------
+
+
+class Ours:
+    name = "ours"
+
+    def __init__(self, fake: FakeGateway, compress: str | bool, counter: Counter) -> None:
+        self.gw = Gateway(
+            fake.token, intents=Intents.default(), url=fake.url, compress=compress,
+            backoff_base=1.0, close_timeout=1.0,
+        )  # fmt: skip
+
+        @self.gw.listen("*")
+        async def count(event: GatewayEvent) -> None:
+            counter.seen(event.name, event.data)
+
+    async def start(self) -> None:
+        await self.gw.start()
+
+    async def close(self) -> None:
+        await self.gw.close()
+
+
+CLIENTS: dict[str, Any] = {"ours": Ours}
+try:
+    from bench.gateway_hikari import Hikari
+
+    CLIENTS["hikari"] = Hikari
+except ImportError:
+    pass
+
+
+# -- measurements ----------------------------------------------------------------------------------
+
+
+async def throughput(client_cls: Any, compress: str, stream: list[tuple[str, Any]]) -> float:
+    with serve_fake_gateway(heartbeat_interval=45_000) as fake:
+        counter = Counter()
+        client = client_cls(fake, compress, counter)
+        await asyncio.wait_for(client.start(), 30)
+        try:
+            await wait_until(lambda: counter.count >= 1, 10)  # READY
+            counter.target = counter.count + len(stream)
+            began = await fake.run(fake.blast(0, stream))
+            await asyncio.wait_for(asyncio.to_thread(counter.done.wait, 120), 130)
+            return len(stream) / (counter.last_at - began)
+        finally:
+            await client.close()
+
+
+async def recovery(client_cls: Any, rounds: int, settle: float) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {"drop": [], "op 7": [], "zombie detect": [],
+                                       "zombie to RESUMED": []}  # fmt: skip
+    with serve_fake_gateway(heartbeat_interval=INTERVAL_MS) as fake:
+        counter = Counter()
+        client = client_cls(fake, "zlib-stream", counter)
+        await asyncio.wait_for(client.start(), 30)
+        try:
+            for r in range(rounds):
+                for fault in ("drop", "op 7"):
+                    await asyncio.sleep(settle)
+                    await healthy(fake)
+                    mark = f"{fault}-{r}"
+                    began = await fake.run(fault_then_mark(fake, fault, mark))
+                    await wait_until(lambda m=mark: m in counter.markers, 60, mark)
+                    results[fault].append(counter.markers[mark] - began)
+                await asyncio.sleep(settle)
+                await healthy(fake)
+                conn = fake.live(0)
+                assert conn is not None
+                resumed_before = len(counter.resumed)
+                await fake.run(fake.stop_acks(0))
+                beats_before = len(conn.heartbeats)
+                await wait_until(lambda c=conn, n=beats_before: len(c.heartbeats) > n, 10)
+                unacked = conn.heartbeats[beats_before]
+                await wait_until(lambda c=conn: c.closed_at is not None, 20, "zombie close")
+                assert conn.closed_at is not None
+                results["zombie detect"].append(conn.closed_at - unacked)
+                await wait_until(lambda n=resumed_before: len(counter.resumed) > n, 20)
+                results["zombie to RESUMED"].append(counter.resumed[-1] - unacked)
+        finally:
+            await client.close()
+    return results
+
+
+async def healthy(fake: FakeGateway) -> None:
+    """Wait until the shard's connection is live and has had a heartbeat ACKed."""
+    await wait_until(lambda: fake.live(0) is not None, 20, "a live connection")
+    conn = fake.live(0)
+    assert conn is not None
+    count = len(conn.heartbeats)
+    await wait_until(lambda: len(conn.heartbeats) > count, 20, "an ACKed heartbeat")
+    await asyncio.sleep(0.05)
+
+
+async def fault_then_mark(fake: FakeGateway, fault: str, mark: str) -> float:
+    """On the fake's loop: cause the fault, then log a dispatch only a RESUME replay delivers."""
+    conn = fake.live(0)
+    assert conn is not None and conn.session is not None
+    session = conn.session
+    began = time.monotonic()
+    if fault == "drop":
+        conn.ws.transport.abort()
+    else:
+        await fake._send(conn, {"op": 7, "d": None})
+    session.conn = None
+    await fake.dispatch(0, "MESSAGE_CREATE", {"mark": mark})
+    return began
+
+
+def fmt(values: list[float]) -> str:
+    low, high = min(values) * 1000, max(values) * 1000
+    return f"{statistics.median(values) * 1000:7.0f} ms (min {low:.0f}, max {high:.0f})"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument("--skip", default="", help="throughput or recovery")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=31.0,
+        help="seconds of healthy session before each fault (hikari backs off any reconnect "
+        "within 30 s of its last start)",
+    )
+    args = parser.parse_args()
+    names = [n for n in args.clients.split(",") if n]
+    stream = recorded_stream(args.events)
+    print(f"stream: 1 GUILD_CREATE (5,000 members) + {args.events} dispatches; clients: {names}")
+    if "throughput" not in args.skip:
+        print("\n(a) decode-and-deliver, dispatches/s, one shard (median of 3)")
+        for compress in ("zlib-stream", "zstd-stream"):
+            for name in names:
+                rates = [await throughput(CLIENTS[name], compress, stream) for _ in range(3)]
+                print(f"  {compress:12} {name:7} {statistics.median(rates):10,.0f} /s  "
+                      f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})")  # fmt: skip
+    if "recovery" not in args.skip:
+        print(f"\n(b) recovery, heartbeat interval {INTERVAL_MS} ms, median of {args.rounds}")
+        for name in names:
+            results = await recovery(CLIENTS[name], args.rounds, args.settle)
+            for what, values in results.items():
+                print(f"  {name:7} {what:14} {fmt(values)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,535 @@
+"""A fake Discord gateway: a real websocket server on 127.0.0.1, on its own thread and loop.
+
+It follows ../shared/discord-api-notes.md §7: HELLO, heartbeat ACKs, IDENTIFY -> READY with
+``session_id`` and ``resume_gateway_url`` (this server's ``/resume`` path), RESUME -> replay of the
+missed dispatches + RESUMED, op 7, op 9, the close codes of §7.8 for what a client does wrong,
+zlib-stream / zstd-stream / plain JSON, the 120-per-60 s send limit (closing with 4008),
+IDENTIFY concurrency per ``shard_id % max_concurrency`` (op 9 on a violation), all-member
+requests limited per guild (a ``RATE_LIMITED`` dispatch). Faults are scripted by the test: drop,
+close with a code, op 7 (also instead of HELLO), op 9, no ACKs, a half-open socket.
+
+It runs on its own thread so a test may block its own loop (the app's) without silencing the
+fake. Every frame in either direction is recorded, with ``time.monotonic()`` stamps::
+
+    with serve_fake_gateway(heartbeat_interval=200) as fake:
+        gw = Gateway("token", url=fake.url, ...)
+        ...
+        fake.run(fake.dispatch(0, "MESSAGE_CREATE", {...}))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import secrets
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+try:  # Python 3.14+, else the zstd extra
+    from compression import zstd  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - depends on the interpreter
+    try:
+        from backports import zstd  # type: ignore[no-redef]
+    except ImportError:
+        zstd = None
+
+T = TypeVar("T")
+VALID_INTENTS = sum(1 << b for b in (*range(17), 20, 21, 24, 25))
+PRIVILEGED = (1 << 1) | (1 << 8) | (1 << 15)
+
+
+@dataclass
+class FakeSession:
+    """A gateway session: its dispatch log (for replay) and the connection that holds it."""
+
+    session_id: str
+    shard: tuple[int, int]
+    seq: int = 0
+    log: list[dict[str, Any]] = field(default_factory=list)
+    conn: FakeConn | None = None
+    valid: bool = True
+
+
+@dataclass
+class FakeConn:
+    """One websocket connection as the server saw it."""
+
+    id: int
+    path: str
+    query: dict[str, str]
+    ws: ServerConnection
+    opened_at: float
+    compression: str | None
+    session: FakeSession | None = None
+    ack: bool = True
+    half_open: bool = False
+    identified: bool = False
+    received: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    sent: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    heartbeats: list[float] = field(default_factory=list)
+    recent: deque[float] = field(default_factory=deque)
+    client_close_code: int | None = None
+    server_close_code: int | None = None
+    closed_at: float | None = None
+    compressor: Any = None
+
+    @property
+    def shard_id(self) -> int | None:
+        return self.session.shard[0] if self.session else None
+
+    def ops(self) -> list[int]:
+        """The opcodes the client sent, in order."""
+        return [p["op"] for _, p in self.received]
+
+
+class FakeGateway:
+    """The server's state and the test's controls (call them through ``run``)."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "token",
+        heartbeat_interval: int = 1000,
+        max_concurrency: int = 1,
+        identify_interval: float = 0.0,  # Discord: 5.0; multi-shard tests set a short one
+        send_limit: tuple[int, float] = (120, 60.0),
+        privileged_allowed: int = PRIVILEGED,
+        shard_count: int | None = None,
+        split_messages: int = 0,
+        fragment_frames: int = 0,
+        member_window: float = 30.0,
+    ) -> None:
+        self.token = token
+        self.heartbeat_interval = heartbeat_interval
+        self.max_concurrency = max_concurrency
+        self.identify_interval = identify_interval
+        self.send_limit = send_limit
+        self.privileged_allowed = privileged_allowed
+        self.shard_count = shard_count
+        self.split_messages = split_messages  # zlib: split each payload over N-byte WS messages
+        self.fragment_frames = fragment_frames  # send each message as N-byte WS frames
+        self.member_window = member_window  # one all-members request per guild per window
+        self.op7_instead_of_hello = 0  # the next N connections get op 7 instead of HELLO
+        self.ack_new_connections = True
+        self.drop_after_ready = 0  # the next N sessions are dropped right after READY/RESUMED
+        self.reject_next = 0  # the next N websocket handshakes are refused with HTTP 503
+        self.rejected: list[tuple[float, str]] = []  # (time, path) of refused handshakes
+        self.connections: list[FakeConn] = []
+        self.sessions: dict[str, FakeSession] = {}
+        self.identifies: list[tuple[float, int, dict[str, Any]]] = []
+        self.resumes: list[tuple[float, str, int | None]] = []
+        self.member_requests: list[dict[str, Any]] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.port = 0
+        self._ids = itertools.count(1)
+        self._last_identify: dict[int, float] = {}
+        self._all_members_at: dict[str, float] = {}
+
+    # -- addresses and helpers for tests -------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    @property
+    def resume_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/resume"
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """Run a control coroutine on the fake's loop; await the result from any loop."""
+        assert self.loop is not None
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def live(self, shard_id: int = 0) -> FakeConn | None:
+        """The open connection holding shard ``shard_id``'s current session, if any."""
+        for conn in reversed(self.connections):
+            if conn.shard_id == shard_id and conn.closed_at is None and conn.identified:
+                return conn
+        return None
+
+    def session_for(self, shard_id: int = 0) -> FakeSession | None:
+        """The newest session of the shard."""
+        found = [s for s in self.sessions.values() if s.shard[0] == shard_id]
+        return found[-1] if found else None
+
+    def logged(self, shard_id: int = 0) -> list[tuple[str, int]]:
+        """Every dispatch of every session of the shard, in order: (session_id, seq)."""
+        return [
+            (s.session_id, p["s"])
+            for s in self.sessions.values()
+            if s.shard[0] == shard_id
+            for p in s.log
+        ]
+
+    # -- test controls (coroutines: pass them to ``run``) ---------------------------------------
+
+    async def dispatch(self, shard_id: int, name: str, data: Any) -> int:
+        """Append a dispatch to the shard's session and send it if a connection holds it."""
+        session = self.session_for(shard_id)
+        assert session is not None, f"shard {shard_id} has no session"
+        session.seq += 1
+        payload = {"op": 0, "t": name, "s": session.seq, "d": data}
+        session.log.append(payload)
+        conn = session.conn
+        if conn is not None and conn.closed_at is None and not conn.half_open:
+            await self._send(conn, payload)
+        return session.seq
+
+    async def blast(self, shard_id: int, events: list[tuple[str, Any]]) -> float:
+        """Log ``events`` in the shard's session, encode and compress them all, then send them as
+        fast as the socket takes them; returns when sending began (for throughput benchmarks)."""
+        session = self.session_for(shard_id)
+        assert session is not None and session.conn is not None
+        conn = session.conn
+        messages: list[str | bytes] = []
+        for name, data in events:
+            session.seq += 1
+            payload = {"op": 0, "t": name, "s": session.seq, "d": data}
+            session.log.append(payload)
+            raw = json.dumps(payload, separators=(",", ":")).encode()
+            if conn.compression == "zlib-stream":
+                messages.append(
+                    conn.compressor.compress(raw) + conn.compressor.flush(zlib.Z_SYNC_FLUSH)
+                )
+            elif conn.compression == "zstd-stream":
+                messages.append(conn.compressor.compress(raw, zstd.ZstdCompressor.FLUSH_BLOCK))
+            else:
+                messages.append(raw.decode())
+        began = time.monotonic()
+        for message in messages:
+            await conn.ws.send(message)
+        return began
+
+    async def send_raw(self, shard_id: int, payload: dict[str, Any]) -> None:
+        """Send any payload (a repeated dispatch, op 1, ...) on the shard's connection."""
+        conn = self.live(shard_id)
+        assert conn is not None
+        await self._send(conn, payload)
+
+    async def send_garbage(self, shard_id: int = 0) -> None:
+        """A binary message that no decoder can read (corrupt compressed data)."""
+        conn = self.live(shard_id)
+        assert conn is not None
+        await conn.ws.send(b"\x00garbage\x00\x00\xff\xff")
+
+    async def drop(self, shard_id: int = 0, missed: int = 0) -> None:
+        """Abrupt drop: the TCP connection goes away with no close frame; then ``missed``
+        MESSAGE_CREATEs happen that only a RESUME's replay can deliver."""
+        conn = self.live(shard_id)
+        assert conn is not None
+        conn.ws.transport.abort()
+        session = conn.session
+        if session is not None:
+            session.conn = None
+            for _ in range(missed):
+                await self.dispatch(shard_id, "MESSAGE_CREATE", {"n": f"missed-{session.seq}"})
+
+    async def close(self, shard_id: int, code: int) -> None:
+        """Close with ``code``; 4007 and 4009 also end the session."""
+        conn = self.live(shard_id)
+        assert conn is not None
+        if code in (4007, 4009) and conn.session:
+            conn.session.valid = False
+        await self._close(conn, code)
+
+    async def reconnect(self, shard_id: int = 0) -> None:
+        """Op 7: the client should reconnect and resume."""
+        conn = self.live(shard_id)
+        assert conn is not None
+        await self._send(conn, {"op": 7, "d": None})
+
+    async def invalidate(self, shard_id: int, resumable: bool) -> None:
+        """Op 9 with ``d`` = resumable (False also ends the session)."""
+        conn = self.live(shard_id)
+        assert conn is not None
+        if not resumable and conn.session:
+            conn.session.valid = False
+        await self._send(conn, {"op": 9, "d": resumable})
+
+    async def stop_acks(self, shard_id: int = 0) -> None:
+        """The connection stays open but heartbeats get no ACK (a zombie)."""
+        conn = self.live(shard_id)
+        assert conn is not None
+        conn.ack = False
+
+    async def half_open(self, shard_id: int = 0) -> None:
+        """Both directions go silent: nothing read (not even a close frame), nothing sent."""
+        conn = self.live(shard_id)
+        assert conn is not None
+        conn.half_open = True
+        conn.ws.transport.pause_reading()
+
+    # -- the server ------------------------------------------------------------------------------
+
+    async def _send(self, conn: FakeConn, payload: dict[str, Any]) -> None:
+        raw = json.dumps(payload, separators=(",", ":")).encode()
+        conn.sent.append((time.monotonic(), payload))
+        try:
+            if conn.compression == "zlib-stream":
+                data = conn.compressor.compress(raw) + conn.compressor.flush(zlib.Z_SYNC_FLUSH)
+                step = self.split_messages or len(data)
+                for i in range(0, len(data), step):
+                    await self._send_message(conn, data[i : i + step])
+            elif conn.compression == "zstd-stream":
+                data = conn.compressor.compress(raw, zstd.ZstdCompressor.FLUSH_BLOCK)
+                await self._send_message(conn, data)
+            else:
+                await self._send_message(conn, raw.decode())
+        except ConnectionClosed:
+            pass
+
+    async def _send_message(self, conn: FakeConn, message: str | bytes) -> None:
+        step = self.fragment_frames
+        if step and len(message) > step:
+            await conn.ws.send([message[i : i + step] for i in range(0, len(message), step)])
+        else:
+            await conn.ws.send(message)
+
+    async def _close(self, conn: FakeConn, code: int) -> None:
+        conn.server_close_code = code
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.ws.close(code), 2.0)
+        conn.ws.transport.abort()
+
+    def process_request(self, ws: ServerConnection, request: Any) -> Any:
+        """Refuse the handshake while ``reject_next`` says so (a gateway node that is down)."""
+        if self.reject_next <= 0:
+            return None
+        self.reject_next -= 1
+        self.rejected.append((time.monotonic(), urlsplit(request.path).path))
+        return ws.respond(503, "gateway unavailable\n")
+
+    async def handler(self, ws: ServerConnection) -> None:
+        parts = urlsplit(ws.request.path if ws.request else "/")
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        compression = query.get("compress")
+        conn = FakeConn(
+            next(self._ids), parts.path, query, ws, time.monotonic(), compression,
+            ack=self.ack_new_connections,
+        )  # fmt: skip
+        if compression == "zlib-stream":
+            conn.compressor = zlib.compressobj()
+        elif compression == "zstd-stream":
+            conn.compressor = zstd.ZstdCompressor()
+        self.connections.append(conn)
+        try:
+            if self.op7_instead_of_hello > 0:
+                self.op7_instead_of_hello -= 1
+                await self._send(conn, {"op": 7, "d": None})
+                await asyncio.wait_for(ws.wait_closed(), 5.0)
+                return
+            await self._send(conn, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval}})
+            while True:
+                if conn.half_open:
+                    await asyncio.sleep(3600)  # silent until the client (or the fake) gives up
+                raw = await ws.recv()
+                if conn.half_open:
+                    continue
+                await self._on_message(conn, raw)
+        except (ConnectionClosed, TimeoutError):
+            pass
+        finally:
+            conn.closed_at = time.monotonic()
+            if ws.protocol.close_rcvd is not None:
+                conn.client_close_code = ws.protocol.close_rcvd.code
+            if conn.session is not None and conn.session.conn is conn:
+                conn.session.conn = None
+
+    async def _on_message(self, conn: FakeConn, raw: str | bytes) -> None:
+        now = time.monotonic()
+        limit, window = self.send_limit
+        conn.recent.append(now)
+        while conn.recent and conn.recent[0] <= now - window:
+            conn.recent.popleft()
+        if len(raw) > 4096:
+            return await self._close(conn, 4002)
+        try:
+            payload = json.loads(raw)
+            op = payload["op"]
+        except (ValueError, KeyError, TypeError):
+            return await self._close(conn, 4002)
+        conn.received.append((now, payload))
+        if len(conn.recent) > limit:
+            return await self._close(conn, 4008)
+        d = payload.get("d")
+        if op == 1:
+            conn.heartbeats.append(now)
+            if conn.ack:
+                await self._send(conn, {"op": 11})
+        elif op == 2:
+            await self._identify(conn, d)
+        elif op == 6:
+            await self._resume(conn, d)
+        elif op in (3, 8):
+            if not conn.identified:
+                return await self._close(conn, 4003)
+            if op == 8:
+                await self._members(conn, d)
+        else:
+            await self._close(conn, 4001)
+
+    async def _identify(self, conn: FakeConn, d: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if conn.identified:
+            return await self._close(conn, 4005)
+        if d.get("token") != self.token:
+            return await self._close(conn, 4004)
+        intents = d.get("intents")
+        if not isinstance(intents, int) or intents & ~VALID_INTENTS:
+            return await self._close(conn, 4013)
+        if intents & PRIVILEGED & ~self.privileged_allowed:
+            return await self._close(conn, 4014)
+        shard_id, count = d.get("shard") or (0, 1)
+        if not 0 <= shard_id < count:
+            return await self._close(conn, 4010)
+        if self.shard_count is not None and count < self.shard_count:
+            return await self._close(conn, 4011)
+        self.identifies.append((now, shard_id, d))
+        key = shard_id % self.max_concurrency
+        last = self._last_identify.get(key)
+        self._last_identify[key] = now
+        if last is not None and now - last < self.identify_interval:
+            return await self._send(conn, {"op": 9, "d": False})
+        session = FakeSession(secrets.token_hex(8), (shard_id, count))
+        self.sessions[session.session_id] = session
+        conn.session, session.conn, conn.identified = session, conn, True
+        ready = {
+            "v": 10,
+            "user": {"id": "1000", "username": "bot", "discriminator": "0", "bot": True},
+            "guilds": [],
+            "session_id": session.session_id,
+            "resume_gateway_url": self.resume_url,
+            "shard": [shard_id, count],
+            "application": {"id": "1000", "flags": 0},
+        }
+        await self.dispatch_to(session, "READY", ready)
+        await self._maybe_drop(conn)
+
+    async def dispatch_to(self, session: FakeSession, name: str, data: Any) -> None:
+        session.seq += 1
+        payload = {"op": 0, "t": name, "s": session.seq, "d": data}
+        session.log.append(payload)
+        if session.conn is not None:
+            await self._send(session.conn, payload)
+
+    async def _resume(self, conn: FakeConn, d: dict[str, Any]) -> None:
+        session = self.sessions.get(d.get("session_id", ""))
+        self.resumes.append((time.monotonic(), d.get("session_id", ""), d.get("seq")))
+        if d.get("token") != self.token:
+            return await self._close(conn, 4004)
+        if session is None or not session.valid:
+            return await self._send(conn, {"op": 9, "d": False})
+        seq = d.get("seq") or 0
+        if seq > session.seq:
+            session.valid = False
+            return await self._close(conn, 4007)
+        old = session.conn
+        session.conn, conn.session, conn.identified = conn, session, True
+        if old is not None and old is not conn:
+            old.session = None
+        for payload in session.log:
+            if payload["s"] > seq:
+                await self._send(conn, payload)
+        await self.dispatch_to(session, "RESUMED", {})  # a dispatch with its own sequence
+        await self._maybe_drop(conn)
+
+    async def _maybe_drop(self, conn: FakeConn) -> None:
+        if self.drop_after_ready > 0:
+            self.drop_after_ready -= 1
+            conn.ws.transport.abort()
+
+    async def _members(self, conn: FakeConn, d: dict[str, Any]) -> None:
+        self.member_requests.append(d)
+        guild = str(d.get("guild_id"))
+        if d.get("query") == "" and d.get("limit") == 0:
+            last = self._all_members_at.get(guild)
+            now = time.monotonic()
+            if last is not None and now - last < self.member_window:
+                meta = {"guild_id": guild, "nonce": d.get("nonce")}
+                data = {"opcode": 8, "retry_after": 0.2, "meta": meta}
+                assert conn.session is not None
+                return await self.dispatch_to(conn.session, "RATE_LIMITED", data)
+            self._all_members_at[guild] = now
+        assert conn.session is not None
+        chunk = {
+            "guild_id": guild,
+            "members": [],
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "nonce": d.get("nonce"),
+        }
+        await self.dispatch_to(conn.session, "GUILD_MEMBERS_CHUNK", chunk)
+
+
+@contextlib.contextmanager
+def serve_fake_gateway(**options: Any) -> Iterator[FakeGateway]:
+    """Run a ``FakeGateway(**options)`` on 127.0.0.1:<free port>, on its own thread."""
+    fake = FakeGateway(**options)
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    stop: asyncio.Future[None] | None = None
+    failure: list[BaseException] = []
+
+    async def main() -> None:
+        nonlocal stop
+        stop = loop.create_future()
+        try:
+            async with serve(
+                fake.handler,
+                "127.0.0.1",
+                0,
+                process_request=fake.process_request,
+                compression=None,
+                max_size=None,
+                ping_interval=None,
+                close_timeout=0.5,
+            ) as server:
+                fake.port = next(iter(server.sockets)).getsockname()[1]
+                fake.loop = loop
+                started.set()
+                await stop
+                for conn in fake.connections:
+                    conn.ws.transport.abort()
+        except BaseException as exc:  # surface start-up failures to the test
+            failure.append(exc)
+            started.set()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    if not started.wait(10) or failure:
+        raise RuntimeError(f"fake gateway did not start: {failure}")
+    try:
+        yield fake
+    finally:
+        assert stop is not None
+        loop.call_soon_threadsafe(_settle, stop)
+        thread.join(10)
+        loop.close()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def wait_until(check: Callable[[], Any], limit: float = 10.0, what: str = "") -> Any:
+    """Poll ``check`` every 10 ms until it returns something truthy; fail after ``limit`` s."""
+    deadline = time.monotonic() + limit
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {limit}s waiting for {what or check}")
+        await asyncio.sleep(0.01)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import hashlib
 import itertools
 import logging
 import platform
 import random
+import socket
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from types import TracebackType
@@ -22,6 +24,7 @@ from . import redact
 from .errors import (
     DiscordHTTPError,
     RateLimitedError,
+    RequestDeadlineError,
     ServerError,
     UnauthorizedError,
     error_for_status,
@@ -45,6 +48,22 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 EDGE_RETRYABLE = frozenset({502, 503, 504})
 #: Failures that happen before any byte of the request left: always safe to retry.
 NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+#: Retries after edge errors (they use no rate limit; the delay grows from tens of ms to 2 s).
+EDGE_RETRIES = 8
+#: The global pool of requests without the bot's Authorization: Discord counts them per IP.
+_UNAUTH_KEY = "unauthenticated:" + hashlib.sha256(socket.gethostname().encode()).hexdigest()[:16]
+
+
+def _id_from_token(token: str | None) -> str | None:
+    """The bot's user id (its application's id) from a bot token's first segment."""
+    if not token:
+        return None
+    head = token.split(".", 1)[0]
+    try:
+        decoded = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded if decoded.isdigit() else None
 
 
 def _version() -> str:
@@ -68,6 +87,12 @@ class RestClient:
     ``RedisRateLimiter`` to share limits with other processes and hosts. ``max_retries`` bounds
     retries after 429s and retryable failures; a wait longer than ``max_rate_limit`` seconds raises
     ``RateLimitedError`` instead. ``max_in_flight`` bounds concurrent requests on the wire.
+    ``application_id`` (default: read from the bot token, or learned from the first interaction
+    helper called) tells interaction webhooks, which are exempt from the global limit, from other
+    webhooks, which are not. A request not sent within ``request_deadline`` seconds raises
+    ``RequestDeadlineError``. Edge errors (502/503/504 without rate-limit headers, connections
+    that fail before sending) are retried after ``edge_retry_delay`` seconds (jittered, growing
+    while the edge keeps failing), in the request's place in its bucket.
 
     Use it as ``async with RestClient(token) as rest:`` or ``await rest.open()`` / ``await
     rest.close()`` (both idempotent); the app's lifespan does this for you.
@@ -86,8 +111,18 @@ class RestClient:
         max_in_flight: int = 64,
         retry_backoff: float = 0.5,
         transport: httpx2.AsyncBaseTransport | None = None,
+        application_id: int | str | None = None,
+        request_deadline: float = 900.0,
+        edge_retry_delay: float = 0.025,
     ) -> None:
         self._token = token
+        self._application_id = (
+            str(application_id) if application_id is not None else _id_from_token(token)
+        )
+        self.request_deadline = request_deadline
+        self.edge_retry_delay = edge_retry_delay
+        self._counted_webhooks: set[str] = set()  # got a global 429: not exempt after all
+        self._edge_streak = 0  # edge errors in a row, client-wide: the retry delay grows with it
         self.base_url = base_url.rstrip("/")
         self._own_limiter = rate_limiter is None
         self.rate_limiter: RateLimiter = rate_limiter or MemoryRateLimiter()
@@ -98,8 +133,10 @@ class RestClient:
         self.max_in_flight = max_in_flight
         self.retry_backoff = retry_backoff
         self._transport = transport
+        #: the bot's global pool (requests with its Authorization header), and this host's pool
+        #: of unauthenticated requests (Discord counts those per IP)
         self._global_key = (
-            "token:" + hashlib.sha256(token.encode()).hexdigest()[:24] if token else "anonymous"
+            "token:" + hashlib.sha256(token.encode()).hexdigest()[:24] if token else _UNAUTH_KEY
         )
         self._auth_header = f"Bot {token}"
         self._http: httpx2.AsyncClient | None = None
@@ -110,6 +147,32 @@ class RestClient:
     def __repr__(self) -> str:
         token = "set" if self._token else "none"
         return f"<RestClient base_url={self.base_url!r} token={token} open={self.is_open}>"
+
+    @property
+    def application_id(self) -> str | None:
+        """The application's id, if known: from the argument, the bot token, or an interaction
+        helper's call (the app sets it when it learns it)."""
+        return self._application_id
+
+    @application_id.setter
+    def application_id(self, value: int | str | None) -> None:
+        self._application_id = None if value is None else str(value)
+
+    def _pool(self, route: Route, use_token: bool) -> str | None:
+        """The global pool a request counts against (``None``: an interaction endpoint).
+
+        Discord exempts only interaction endpoints: the callback and the application's own
+        webhook. Any other webhook request counts against the bot's pool when it carries the
+        bot's Authorization, else against the host's unauthenticated pool.
+        """
+        if route.exempt_from_global:
+            return None
+        webhook = route.webhook_id
+        if webhook is not None and webhook == self._application_id:
+            if webhook not in self._counted_webhooks:
+                return None
+            return self._global_key if use_token else _UNAUTH_KEY
+        return self._global_key if use_token else _UNAUTH_KEY
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -194,7 +257,7 @@ class RestClient:
             )
         if self._http is None:
             await self.open()
-        global_key = None if route.exempt_from_global else self._global_key
+        global_key = self._pool(route, use_token)
         headers: dict[str, str] = {}
         if use_token:
             headers["Authorization"] = self._auth_header
@@ -216,23 +279,35 @@ class RestClient:
             if query:
                 url += "?" + query
 
-        attempt = 0
-        order: int | None = None  # a retry keeps its first place in the queues
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_deadline
+        attempt = 0  # retries after 429s and 5xx
+        edge = 0  # retries after edge errors (no rate limit used): more, and faster
+        sent = 0
+        order = next(_ORDER)  # a retry keeps its first place in the queues
         while True:
-            if order is None:
-                order = next(_ORDER)
-            permit = await self.rate_limiter.acquire(
-                route, global_key, order=order, max_wait=self.max_rate_limit
-            )
+            try:
+                async with asyncio.timeout_at(deadline):
+                    permit = await self.rate_limiter.acquire(
+                        route, global_key, order=order, max_wait=self.max_rate_limit
+                    )
+            except TimeoutError:
+                raise RequestDeadlineError(
+                    f"{route.display} was not sent within {self.request_deadline:.0f} s "
+                    f"(request_deadline): the rate limits did not free in time",
+                    route=route.display,
+                    sent_attempts=sent,
+                ) from None
+            sent += 1
             try:
                 response = await self._send(
                     permit, method, url, headers, content, multipart, use_token
                 )
             except NOT_SENT as exc:
-                if attempt >= self.max_retries:
+                if edge >= EDGE_RETRIES:
                     raise
-                attempt += 1
-                await self._backoff(attempt, route, repr(exc))
+                edge += 1
+                await self._edge_hold(permit, edge, route, repr(exc))
                 continue
             except httpx2.TransportError as exc:
                 if route.method not in IDEMPOTENT or attempt >= self.max_retries:
@@ -242,14 +317,43 @@ class RestClient:
                 continue
             status = response.status_code
             if status < 300:
+                self._edge_streak = 0
                 await permit.complete(_bucket_info(response, limited=False))
                 if _debug():
                     log.debug("%s -> %d", route.display, status)
                 return _decode(response)
+            if status in EDGE_RETRYABLE and edge < EDGE_RETRIES:
+                # Discord's edge answered: the API never saw the request. Its place is kept.
+                if _rate_headers(response):  # the API did see it after all: count it
+                    await permit.complete(_bucket_info(response, limited=False))
+                else:
+                    permit.refund()
+                edge += 1
+                await self._edge_hold(permit, edge, route, f"HTTP {status}")
+                continue
             retry = await self._handle_error(permit, route, response, attempt, use_token)
             attempt += 1
             if retry is None:  # 5xx: backoff
                 await self._backoff(attempt, route, f"HTTP {status}")
+            elif retry[1] is not None:
+                # a global 429 is waited in the pool it names, whatever this client believed
+                global_key = retry[1]
+
+    async def _edge_hold(self, permit: Permit, edge: int, route: Route, why: str) -> None:
+        """Hold the request's bucket for a short jittered delay, then let it retry first.
+
+        The delay starts in the tens of milliseconds and grows only while the edge keeps
+        failing (this request's retries, or the client's streak of edge errors). The bucket is
+        held (not slept on outside it) so the retry keeps its place ahead of later requests.
+        """
+        self._edge_streak += 1
+        step = max(edge, min(self._edge_streak // 8 + 1, edge + 3))
+        delay = min(2.0, self.edge_retry_delay * 2 ** (step - 1)) * random.uniform(0.6, 1.4)
+        if edge > 1 or _debug():
+            log.warning(
+                "%s failed at the edge (%s); retry %d in %.3f s", route.display, why, edge, delay
+            )
+        await self.rate_limiter.hold_bucket(permit, delay)
 
     async def _send(
         self,
@@ -348,7 +452,7 @@ class RestClient:
         retry_after = max(0.0, _float(body.get("retry_after")) or 0.0)
         if bool(body.get("global")) or scope == "global":
             scope = "global"
-            await self.rate_limiter.block_global(self._global_key, retry_after)
+            await self.rate_limiter.block_global(self._pool_of(permit, auth), retry_after)
             await permit.complete(_bucket_info(response, limited=False))
         elif scope == "shared":
             await self.rate_limiter.block_bucket(permit, retry_after)
@@ -365,10 +469,18 @@ class RestClient:
         )
         return body, scope, retry_after
 
+    def _pool_of(self, permit: Permit, auth: bool) -> str:
+        """The global pool a request was counted in; for one believed exempt, the pool Discord
+        counted it in (that of its Authorization header, or the host's)."""
+        if permit.global_key is not None:
+            return permit.global_key
+        return self._global_key if auth and self._token is not None else _UNAUTH_KEY
+
     async def _handle_error(
         self, permit: Permit, route: Route, response: httpx2.Response, attempt: int, auth: bool
-    ) -> float | None:
-        """Record an error answer; return to retry (``None``: after a backoff) or raise."""
+    ) -> tuple[float, str | None] | None:
+        """Record an error answer; return to retry (``None``: after a backoff; else the 429's
+        ``retry_after`` and, for a global 429, the pool it blocked) or raise."""
         status = response.status_code
         body, scope, retry_after = await self._record(permit, route, response, auth)
         if status == 429:
@@ -393,7 +505,11 @@ class RestClient:
                     retry_after=retry_after,
                     scope=scope,
                 )
-            return retry_after
+            if scope != "global":
+                return retry_after, None
+            if permit.global_key is None and route.webhook_id is not None:
+                self._counted_webhooks.add(route.webhook_id)  # Discord counts it: so do we
+            return retry_after, self._pool_of(permit, auth)
         if status >= 500:
             retryable = status in EDGE_RETRYABLE or route.method in IDEMPOTENT
             if retryable and attempt < self.max_retries:
@@ -642,15 +758,108 @@ class RestClient:
         files: Sequence[FileTuple] | None = None,
         **path: Any,
     ) -> Any:
+        if self._application_id is None:
+            self._application_id = str(application_id)  # learned from the app's own call
         return await self.request(
             method,
-            "/webhooks/{webhook_id}/{webhook_token}" + suffix,
-            webhook_id=application_id,
-            webhook_token=token,
+            "/webhooks/{application_id}/{interaction_token}" + suffix,
+            application_id=application_id,
+            interaction_token=token,
             json=dict(payload) if payload is not None else None,
             files=files,
             auth=False,
             **path,
+        )
+
+    # ---------------------------------------------------------------- regular webhooks
+
+    async def execute_webhook(
+        self,
+        webhook_id: int | str,
+        token: str,
+        payload: Mapping[str, Any],
+        files: Sequence[FileTuple] | None = None,
+        *,
+        wait: bool = True,
+        thread_id: int | str | None = None,
+        auth: bool = False,
+    ) -> Any:
+        """POST a message through a (non-interaction) webhook; returns it (``None`` unless
+        ``wait``). Counts against the host's unauthenticated global pool, or the bot's with
+        ``auth=True``: only interaction webhooks are exempt from the global limit."""
+        return await self.request(
+            "POST",
+            "/webhooks/{webhook_id}/{webhook_token}",
+            webhook_id=webhook_id,
+            webhook_token=token,
+            json=dict(payload),
+            files=files,
+            params={"wait": wait, "thread_id": thread_id},
+            auth=auth,
+        )
+
+    async def get_webhook_message(
+        self,
+        webhook_id: int | str,
+        token: str,
+        message_id: int | str,
+        *,
+        thread_id: int | str | None = None,
+        auth: bool = False,
+    ) -> Any:
+        """GET a message the webhook sent."""
+        return await self.request(
+            "GET",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+            webhook_id=webhook_id,
+            webhook_token=token,
+            message_id=message_id,
+            params={"thread_id": thread_id},
+            auth=auth,
+        )
+
+    async def edit_webhook_message(
+        self,
+        webhook_id: int | str,
+        token: str,
+        message_id: int | str,
+        payload: Mapping[str, Any],
+        files: Sequence[FileTuple] | None = None,
+        *,
+        thread_id: int | str | None = None,
+        auth: bool = False,
+    ) -> Any:
+        """PATCH a message the webhook sent; returns it."""
+        return await self.request(
+            "PATCH",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+            webhook_id=webhook_id,
+            webhook_token=token,
+            message_id=message_id,
+            json=dict(payload),
+            files=files,
+            params={"thread_id": thread_id},
+            auth=auth,
+        )
+
+    async def delete_webhook_message(
+        self,
+        webhook_id: int | str,
+        token: str,
+        message_id: int | str,
+        *,
+        thread_id: int | str | None = None,
+        auth: bool = False,
+    ) -> None:
+        """DELETE a message the webhook sent."""
+        await self.request(
+            "DELETE",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+            webhook_id=webhook_id,
+            webhook_token=token,
+            message_id=message_id,
+            params={"thread_id": thread_id},
+            auth=auth,
         )
 
 

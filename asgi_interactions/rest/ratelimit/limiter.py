@@ -243,6 +243,12 @@ class RateLimiter:
         """Hold the permit's bucket closed for ``seconds`` (a shared-scope 429)."""
         await self._store_call(self.store.bucket_block(permit.bucket_key, seconds))
 
+    async def hold_bucket(self, permit: Permit, seconds: float) -> None:
+        """Hold the permit's bucket for ``seconds`` while its request waits to be retried (an
+        edge error): the retry then goes first, and later requests wait no longer than that."""
+        await self._store_call(self.store.bucket_block(permit.bucket_key, seconds))
+        self._notify(permit.bucket_key)
+
     async def block_global(self, global_key: str, seconds: float) -> None:
         """Hold every non-exempt request of this token for ``seconds`` (a global 429)."""
         await self._store_call(self.store.global_block(global_key, seconds))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import hashlib
+import importlib
 import itertools
 import logging
 import platform
@@ -29,6 +31,7 @@ from .errors import (
     UnauthorizedError,
     error_for_status,
 )
+from .pacing import pacer
 from .ratelimit.base import BucketInfo
 from .ratelimit.limiter import Permit, RateLimiter
 from .ratelimit.memory import MemoryRateLimiter
@@ -143,6 +146,8 @@ class RestClient:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._token_rejected = False
         self._detached: set[asyncio.Future[Any]] = set()
+        #: per bucket, the last granted request's "headers written" future (wire order)
+        self._wire: dict[str, asyncio.Future[None]] = {}
 
     def __repr__(self) -> str:
         token = "set" if self._token else "none"
@@ -185,6 +190,9 @@ class RestClient:
         """Open the connection pool (idempotent; ``request`` opens it on first use too)."""
         if self._http is None:
             redact.install()
+            # imported by the first connection otherwise, stalling the loop mid-burst
+            with contextlib.suppress(ImportError):
+                importlib.import_module("anyio._backends._asyncio")
             limits = httpx2.Limits(
                 max_connections=self.max_in_flight,
                 max_keepalive_connections=self.max_in_flight,
@@ -249,6 +257,7 @@ class RestClient:
         ``X-Audit-Log-Reason``. ``auth=False`` sends no Authorization header (interaction and
         webhook-token endpoints). Raises ``DiscordHTTPError`` subclasses.
         """
+        await pacer().turn()  # a burst of requests starts over several loop iterations
         route = Route(method, route_template, **path)
         use_token = auth and self._token is not None
         if use_token and self._token_rejected:
@@ -375,7 +384,12 @@ class RestClient:
         """
         assert self._http is not None
         http = self._http
-        tracer = _Started()
+        # Requests of one bucket go on the wire in the order their permits were granted: a
+        # request on a fresh connection must not be overtaken by a later one on a warm one.
+        key = permit.bucket_key
+        before = self._wire.get(key)
+        on_wire = self._wire[key] = asyncio.get_running_loop().create_future()
+        tracer = _Started(on_wire)
         request = http.build_request(
             method,
             url,
@@ -387,9 +401,18 @@ class RestClient:
 
         async def send() -> httpx2.Response:
             async with self._in_flight:
+                if before is not None and not before.done():
+                    await asyncio.wait((before,), timeout=WIRE_WAIT)
                 return await http.send(request)
 
+        def sent(_: object) -> None:
+            if not on_wire.done():
+                on_wire.set_result(None)
+            if self._wire.get(key) is on_wire:
+                del self._wire[key]
+
         task = asyncio.ensure_future(send())
+        task.add_done_callback(sent)
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -900,16 +923,24 @@ def _query_string(params: Mapping[str, Any]) -> str:
 
 
 class _Started:
-    """HTTPX2 trace hook that notes when the request's first byte is about to leave."""
+    """HTTPX2 trace hook that notes when the request's first byte is about to leave, and
+    resolves ``on_wire`` once its headers are written."""
 
-    __slots__ = ("started",)
+    __slots__ = ("on_wire", "started")
 
-    def __init__(self) -> None:
+    def __init__(self, on_wire: asyncio.Future[None]) -> None:
         self.started = False
+        self.on_wire = on_wire
 
     async def __call__(self, event: str, info: Any) -> None:
         if not self.started and event.endswith("send_request_headers.started"):
             self.started = True
+        elif event.endswith("send_request_headers.complete") and not self.on_wire.done():
+            self.on_wire.set_result(None)
+
+
+#: Longest a request waits for the one granted before it in its bucket to be on the wire.
+WIRE_WAIT = 0.25
 
 
 def _rate_headers(response: httpx2.Response) -> dict[bytes, bytes]:

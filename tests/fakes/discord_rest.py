@@ -26,7 +26,15 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+)
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -77,6 +85,8 @@ class RecordedRequest:
     route: str | None = None  # the route template that matched
     answered: float = 0.0  # when the answer left (after the latency)
     retry_after: float | None = None  # the retry_after of a 429
+    group: str = ""  # the bucket group of the route that matched
+    major: str = ""  # its major parameters' values, ":"-joined (its bucket's other half)
 
     @property
     def route_path(self) -> str:
@@ -365,6 +375,8 @@ class FakeDiscord:
                 files={},
                 time=time.monotonic(),
                 route=template,
+                group=group,
+                major=_major(request.path_params),
             )
             self.requests.append(rec)
             self.in_flight += 1
@@ -472,12 +484,7 @@ class FakeDiscord:
                     },
                 )
             gw.log.append(now)
-        params = request.path_params
-        major = ":".join(
-            str(params[k])
-            for k in ("channel_id", "guild_id", "webhook_id", "webhook_token", "interaction_id")
-            if k in params
-        )
+        major = rec.major
         bucket_hash = self.bucket_hash(group)
         key2 = (bucket_hash, major)
         win = self._windows.get(key2)
@@ -869,6 +876,15 @@ class FakeDiscord:
         stored = self._stored_command(app, guild, cmd)
         existing.append(stored)
         return JSONResponse(stored, 201)
+
+
+def _major(params: Mapping[str, Any]) -> str:
+    """The values of a route's major parameters, ":"-joined: with the bucket hash, its bucket."""
+    return ":".join(
+        str(params[k])
+        for k in ("channel_id", "guild_id", "webhook_id", "webhook_token", "interaction_id")
+        if k in params
+    )
 
 
 _EDGE_PAGE = "<html><head><title>%d Bad Gateway</title></head><body>cloudflare</body></html>"

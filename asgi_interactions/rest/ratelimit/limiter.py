@@ -26,10 +26,15 @@ PLAN_SCAN = 32
 class _Waiter:
     """One caller in a queue; ``turn`` resolves when it may talk to the store."""
 
-    __slots__ = ("bucket", "order", "turn")
+    __slots__ = ("bucket", "order", "seq", "turn")
 
-    def __init__(self, order: float, bucket: tuple[str, str, str] | None = None) -> None:
+    def __init__(
+        self, order: float, bucket: tuple[str, str, str] | None = None, seq: float = 0.0
+    ) -> None:
         self.order = order
+        #: the request's issue order: breaks ties in the global queue, so that requests of one
+        #: bucket (equal chains) take global slots in the order they were issued, retries first
+        self.seq = seq
         #: in the global queue: (route key, major, bucket queue key) of the request's bucket
         self.bucket = bucket
         self.turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -221,6 +226,7 @@ class RateLimiter:
                         max_wait=max_wait,
                         what="global limit",
                         bucket=(route_key, major, qkey),
+                        seq=order if order is not None else next(self._orders),
                     )
                 except BaseException:
                     self._spawn(self._refund_bucket(bucket_key, major))
@@ -287,7 +293,7 @@ class RateLimiter:
                     if c is None:
                         c = chains[x.bucket[2]] = self._chain(*x.bucket)
                     x.order = -c
-            front.sort(key=_order)
+            front.sort(key=_rank)
             q.waiters[: len(front)] = front
         return -head.order if q.waiters[0] is head else None
 
@@ -354,14 +360,16 @@ class RateLimiter:
         what: str,
         also_wake: str | None = None,
         bucket: tuple[str, str, str] | None = None,
+        seq: float | None = None,
     ) -> T:
         """Queue in ``qkey`` and, once at the head, call ``take`` until it grants."""
         q = self._queues.get(qkey)
         if q is None:
             q = self._queues[qkey] = _Queue()
-        w = _Waiter(order, bucket)
+        w = _Waiter(order, bucket, order if seq is None else seq)
+        rank = _rank(w)
         i = len(q.waiters)
-        while i > 0 and q.waiters[i - 1].order > order:
+        while i > 0 and _rank(q.waiters[i - 1]) > rank:
             i -= 1
         q.waiters.insert(i, w)
         if i == 0 and q.sleeping is not None:
@@ -527,8 +535,8 @@ def _chain_of(n: int, limit: int, window: float) -> float:
     return (-(-n // max(limit, 1)) - 1 + 0.001) * window
 
 
-def _order(w: _Waiter) -> float:
-    return w.order
+def _rank(w: _Waiter) -> tuple[float, float]:
+    return w.order, w.seq
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import itertools
 import json
 import os
@@ -146,8 +147,28 @@ async def run_phases(ops: Ops, w: Workload) -> list[BaseException]:
 # ------------------------------------------------------------------ the three clients
 
 
+#: ``ours`` keeps its attempts here (see ``LoggedTransport``) for the FIFO check.
+ATTEMPTS: list[list[Any]] = []
+
+
 async def ours(base_url: str, w: Workload) -> list[BaseException]:
-    async with RestClient(TOKEN, base_url=base_url) as rest:
+    transport = LoggedTransport(ATTEMPTS)
+    async with RestClient(TOKEN, base_url=base_url, transport=transport) as rest:
+        acquire = rest.rate_limiter.acquire
+
+        note_retry = rest.rate_limiter.note_retry
+
+        async def logged_acquire(*args: Any, **kwargs: Any) -> Any:
+            permit = await acquire(*args, **kwargs)
+            GRANTED.set((time.monotonic(), permit.order))
+            return permit
+
+        def logged_note(permit: Any, *args: Any) -> None:
+            LEARNED[permit.order] = time.monotonic()
+            note_retry(permit, *args)
+
+        rest.rate_limiter.acquire = logged_acquire  # type: ignore[method-assign]
+        rest.rate_limiter.note_retry = logged_note  # type: ignore[method-assign]
 
         async def create(ch: int, text: str) -> tuple[int, int]:
             m = await rest.create_message(ch, text)
@@ -280,6 +301,7 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
         "error": error,
         "stall_ms": worst * 1000,
         "cpu_ms": worst_cpu * 1000,
+        "attempts": [[*a[:3], LEARNED.get(a[3], 0.0) if a[2] >= 300 else 0.0] for a in ATTEMPTS],
     }
 
 
@@ -293,16 +315,27 @@ def _issue(r: RecordedRequest) -> int | None:
     return int(content.rsplit("-", 1)[1][1:])
 
 
-def fifo_breaks(requests: list[RecordedRequest], margin: float = 0.005) -> int:
+def fifo_breaks(requests: list[RecordedRequest], attempts: list[list[Any]] | None = None) -> int:
     """Requests of a bucket that went out of their issue order (creates, edits and webhook
-    executes, whose contents carry it): a first attempt sent before an earlier-issued one's
-    first attempt, or sent after an earlier one's failed answer (429 or edge error) reached the
-    client (``margin`` after the fake sent it) but before that one's retry."""
+    executes, whose contents carry it): a first attempt that reached the fake before an
+    earlier-issued one's first attempt, or one the client sent after it had received an
+    earlier one's failed answer (429 or edge error) but before that one's retry.
+
+    ``attempts`` is the client's own log, ``[content, granted, status, learned]`` per attempt
+    (monotonic clock; kept for ``ours``): ``granted`` is when its limiter let the attempt go (its
+    commitment: it reaches the wire in grant order), ``learned`` when the client had processed
+    a failed answer and decided to retry (0 for a success). Without it the second check is
+    skipped: only the client knows when it learned of a failure.
+    """
+    bucket_of: dict[str, tuple[str, str, str]] = {}
     by_bucket: dict[tuple[str, str, str], list[RecordedRequest]] = {}
     for r in requests:
         if _issue(r) is not None:
-            by_bucket.setdefault((r.method, r.group, r.major), []).append(r)
+            key = (r.method, r.group, r.major)
+            by_bucket.setdefault(key, []).append(r)
+            bucket_of[r.json["content"]] = key
     breaks = 0
+    debug = bool(os.environ.get("BENCH_DEBUG"))
     for recs in by_bucket.values():
         first: dict[str, RecordedRequest] = {}
         for r in recs:
@@ -311,22 +344,61 @@ def fifo_breaks(requests: list[RecordedRequest], margin: float = 0.005) -> int:
         for a, b in itertools.pairwise(firsts):
             if _issue(b) < _issue(a):  # type: ignore[operator]
                 breaks += 1
-                if os.environ.get("BENCH_DEBUG"):
-                    print(
-                        "FIFO", a.json, a.time, b.json, b.time, a.status, b.status, file=sys.stderr
-                    )
-        for i, r in enumerate(recs):
-            if r.status < 300:
-                continue
-            retry = next((x for x in recs[i + 1 :] if x.json == r.json), None)
-            if retry is None:
-                continue
-            breaks += sum(
-                1
-                for f in firsts
-                if r.answered + margin < f.time < retry.time and _issue(f) > _issue(r)  # type: ignore[operator]
-            )
+                if debug:
+                    print("FIFO", a.json, b.json, file=sys.stderr)
+                    for r in recs:
+                        print("  ", r.json, r.time, r.answered, r.status, r.scope, file=sys.stderr)
+                    for t in attempts or []:
+                        if t[0].startswith(a.json["content"][:6]):
+                            print("  client", t, file=sys.stderr)
+    if not attempts:
+        return breaks
+    sends: dict[str, list[list[Any]]] = {}
+    for a in attempts:
+        if a[0] in bucket_of:
+            sends.setdefault(a[0], []).append(a)
+    for content, tries in sends.items():
+        issue = int(content.rsplit("-", 1)[1][1:])
+        for failed, retry in itertools.pairwise(tries):
+            for other, others in sends.items():
+                if (
+                    bucket_of[other] == bucket_of[content]
+                    and int(other.rsplit("-", 1)[1][1:]) > issue
+                    and failed[3] < others[0][1] < retry[1]
+                ):
+                    breaks += 1
+                    if debug:
+                        print("OVERTAKE", content, failed, other, others[0], retry, file=sys.stderr)
     return breaks
+
+
+#: When the limiter granted the current attempt, and its order (the send task inherits them).
+GRANTED: contextvars.ContextVar[tuple[float, float]] = contextvars.ContextVar(
+    "granted", default=(0.0, -1.0)
+)
+#: When the client decided to retry the request of each order (after processing a failure).
+LEARNED: dict[float, float] = {}
+
+
+class LoggedTransport(httpx2.AsyncHTTPTransport):
+    """The client's own record of each attempt: content, granted, status, received."""
+
+    def __init__(self, log: list[list[Any]]) -> None:
+        limits = httpx2.Limits(
+            max_connections=64, max_keepalive_connections=64, keepalive_expiry=30.0
+        )
+        super().__init__(limits=limits)
+        self.log = log
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        content = None
+        if request.content[:1] == b"{":
+            content = json.loads(request.content).get("content")
+        granted, order = GRANTED.get()
+        response = await super().handle_async_request(request)
+        if isinstance(content, str):
+            self.log.append([content, granted, response.status_code, order])
+        return response
 
 
 def fates_of(requests: list[RecordedRequest]) -> dict[tuple[str, str], list[str]]:
@@ -378,6 +450,19 @@ async def race(
         scopes = Counter(r.scope or "user" for r in fake.requests if r.status == 429)
         ok = sum(1 for r in fake.requests if 200 <= r.status < 300)
         requests = list(fake.requests)
+        if os.environ.get("BENCH_DEBUG"):
+            t0 = requests[0].time
+            last: dict[tuple[str, str], tuple[float, int, str]] = {}
+            for r in requests:
+                k = (r.group, r.major[:12])
+                n = last.get(k, (0, 0, ""))[1] + 1
+                last[k] = (
+                    r.time - t0,
+                    n,
+                    last.get(k, (0, 0, ""))[2] + (r.scope or str(r.status))[0],
+                )
+            for k, v in sorted(last.items(), key=lambda kv: -kv[1][0])[:12]:
+                print("LAST", k, f"{v[0]:.2f}", v[1], v[2], file=sys.stderr)
     minimum = w.minimum(fates=fates_of(requests) if scenario == "mixed" else None)
     return result | {
         "name": name,
@@ -385,7 +470,7 @@ async def race(
         "scopes": scopes,
         "sent": len(requests),
         "edge": sum(r.status in (502, 503) for r in requests),
-        "fifo": fifo_breaks(requests),
+        "fifo": fifo_breaks(requests, result.pop("attempts")),
         "minimum": minimum,
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import importlib
@@ -316,6 +317,7 @@ class RestClient:
                 if edge >= EDGE_RETRIES:
                     raise
                 edge += 1
+                self.rate_limiter.note_retry(permit)
                 await self._edge_hold(permit, edge, route, repr(exc))
                 continue
             except httpx2.TransportError as exc:
@@ -338,9 +340,11 @@ class RestClient:
                 else:
                     permit.refund()
                 edge += 1
+                self.rate_limiter.note_retry(permit)
                 await self._edge_hold(permit, edge, route, f"HTTP {status}")
                 continue
             retry = await self._handle_error(permit, route, response, attempt, use_token)
+            self.rate_limiter.note_retry(permit)  # it did not raise: the request goes again
             attempt += 1
             if retry is None:  # 5xx: backoff
                 await self._backoff(attempt, route, f"HTTP {status}")
@@ -477,9 +481,9 @@ class RestClient:
             scope = "global"
             await self.rate_limiter.block_global(self._pool_of(permit, auth), retry_after)
             await permit.complete(_bucket_info(response, limited=False))
-        elif scope == "shared":
-            await self.rate_limiter.block_bucket(permit, retry_after)
-            await permit.complete(_bucket_info(response, limited=False))
+        elif scope == "shared":  # the slot was used, and the resource is closed a while
+            info = _bucket_info(response, limited=False) or _NO_HEADERS
+            await permit.complete(dataclasses.replace(info, block=retry_after))
         else:
             await permit.complete(
                 _bucket_info(response, limited=True, retry_after=retry_after)

@@ -21,6 +21,8 @@ log = logging.getLogger("asgi_interactions.rest.ratelimit")
 T = TypeVar("T")
 #: How many queues the global planning looks at per grant (bounds its cost under large backlogs).
 PLAN_SCAN = 32
+#: Seconds between checks while every request in front waits for a retry of its bucket.
+RETRY_POLL = 0.005
 
 
 class _Waiter:
@@ -64,7 +66,16 @@ class Permit:
     answer) or ``refund`` (provably never sent) must be called; later calls are ignored.
     """
 
-    __slots__ = ("_done", "_limiter", "bucket_key", "global_key", "global_slot", "route", "ticket")
+    __slots__ = (
+        "_done",
+        "_limiter",
+        "bucket_key",
+        "global_key",
+        "global_slot",
+        "order",
+        "route",
+        "ticket",
+    )
 
     def __init__(
         self,
@@ -81,6 +92,7 @@ class Permit:
         self.ticket = ticket
         self.global_key = global_key
         self.global_slot = global_slot
+        self.order = 0.0  # the request's place (set by ``acquire``)
         self._done = False
 
     async def complete(self, info: BucketInfo | None) -> None:
@@ -137,6 +149,8 @@ class RateLimiter:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._invalid_local = 0
         self._orders = itertools.count(1 << 60)  # after any order a client hands in
+        # per bucket queue key: {order of a request about to be retried: until when it counts}
+        self._retrying: dict[str, dict[float, float]] = {}
 
     # ---------------------------------------------------------------- public
 
@@ -150,6 +164,47 @@ class RateLimiter:
         its place. Raises ``RateLimitedError`` if the wait would exceed ``max_wait`` and
         ``InvalidRequestLimitError`` if the invalid-request budget is spent.
         """
+        if order is None:
+            order = next(self._orders)
+        try:
+            permit = await self._acquire(route, global_key, order, max_wait)
+        finally:
+            if self._retrying:
+                self._retry_done(f"{route.bucket_route}\x00{route.major}", order)
+        permit.order = order
+        return permit
+
+    def note_retry(self, permit: Permit, within: float = 30.0) -> None:
+        """``permit``'s request will be sent again: until it has its permits back (or ``within``
+        seconds pass), later requests of its bucket wait behind it for the global limit too."""
+        route = permit.route
+        qkey = f"{route.bucket_route}\x00{route.major}"
+        loop = asyncio.get_running_loop()
+        self._retrying.setdefault(qkey, {})[permit.order] = loop.time() + within
+
+    def _retry_done(self, qkey: str, order: float) -> None:
+        pending = self._retrying.get(qkey)
+        if pending is not None and pending.pop(order, None) is not None and not pending:
+            del self._retrying[qkey]
+
+    def _behind_retry(self, qkey: str, order: float) -> bool:
+        """Whether an earlier request of this bucket is about to be retried."""
+        pending = self._retrying.get(qkey)
+        if not pending:
+            return False
+        now = asyncio.get_running_loop().time()
+        for o, until in list(pending.items()):
+            if until < now:
+                del pending[o]
+            elif o < order:
+                return True
+        if not pending:
+            del self._retrying[qkey]
+        return False
+
+    async def _acquire(
+        self, route: Route, global_key: str | None, order: float, max_wait: float
+    ) -> Permit:
         if self._invalid_local >= self.invalid_limit:
             count = await self._store_call(self.store.invalid_count(self.invalid_window))
             self._invalid_local = count
@@ -168,8 +223,6 @@ class RateLimiter:
             if ticket is not None:
                 granted = key, ticket
         if granted is None:
-            if order is None:
-                order = next(self._orders)
 
             async def take_bucket() -> tuple[tuple[str, int] | None, float, str]:
                 key, ticket, wait = await self._store_call(
@@ -196,7 +249,11 @@ class RateLimiter:
             chain = 0.0
             if store.sync:
                 chain = self._chain(route_key, major, qkey)
-                if gwake not in self._queues and self._plan_allows(gkey, chain)[0]:
+                if (
+                    gwake not in self._queues
+                    and not (self._retrying and self._behind_retry(qkey, order))
+                    and self._plan_allows(gkey, chain)[0]
+                ):
                     slot, _ = store.global_acquire_sync(gkey, self.global_limit, self.global_window)
             if slot is None:
 
@@ -205,6 +262,8 @@ class RateLimiter:
                         head = self._rank_global(gwake)
                         if head is None:
                             return None, 0.0, gwake  # another request goes first now
+                        if head == -math.inf:
+                            return None, RETRY_POLL, gwake
                         allowed, hold_off = self._plan_allows(gkey, head)
                         if not allowed:
                             return None, hold_off, gwake
@@ -226,7 +285,7 @@ class RateLimiter:
                         max_wait=max_wait,
                         what="global limit",
                         bucket=(route_key, major, qkey),
-                        seq=order if order is not None else next(self._orders),
+                        seq=order,
                     )
                 except BaseException:
                     self._spawn(self._refund_bucket(bucket_key, major))
@@ -280,10 +339,13 @@ class RateLimiter:
 
     def _rank_global(self, gwake: str) -> float | None:
         """Re-rank the global queue by each request's chain now (they shorten as buckets
-        drain): the head's chain, or ``None`` if another request is now ahead of it."""
+        drain): the head's chain, or ``None`` if another request is now ahead of it
+        (``-inf``: every request in front waits for an earlier one of its bucket to be retried).
+        """
         q = self._queues[gwake]
         head = q.waiters[0]
-        if len(q.waiters) > 1:
+        retrying = bool(self._retrying)
+        if len(q.waiters) > 1 or retrying:
             # only the front of a long queue (ranks go stale there first; bounded work per grant)
             front = q.waiters[:PLAN_SCAN]
             chains: dict[str, float] = {}
@@ -293,6 +355,8 @@ class RateLimiter:
                     if c is None:
                         c = chains[x.bucket[2]] = self._chain(*x.bucket)
                     x.order = -c
+                    if retrying and self._behind_retry(x.bucket[2], x.seq):
+                        x.order = math.inf  # an earlier request of its bucket goes first
             front.sort(key=_rank)
             q.waiters[: len(front)] = front
         return -head.order if q.waiters[0] is head else None

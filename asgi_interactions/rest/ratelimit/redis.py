@@ -44,6 +44,7 @@ from .redis_scripts import (
     _EPOCH,
     _GLOBAL_ACQUIRE,
     _GLOBAL_BLOCK,
+    _GLOBAL_IMPORT,
     _GLOBAL_RELEASE,
     _INVALID,
     _MAJOR_READ,
@@ -196,6 +197,11 @@ class RedisStore(RateLimitStore):
         self._invalid = r.register_script(_INVALID)
         self._epoch_script = r.register_script(_EPOCH)
         self._op_exists = r.register_script(_OP_EXISTS)
+        self._gimport = r.register_script(_GLOBAL_IMPORT)
+        # global pools used locally since the last fallback began (their window, for import)
+        self._local_pools: dict[str, float] = {}
+        self._grace_until = 0.0
+        self._window_seen = 1.0
 
     @property
     def available(self) -> bool:
@@ -229,6 +235,9 @@ class RedisStore(RateLimitStore):
             return None
         if self._down:
             self._down = False
+            # other workers may still be on their local fallback for a while: keep to this
+            # worker's share of the global limit until they must be back too
+            self._grace_until = time.monotonic() + 2 * self.retry_interval + self._window_seen
             log.warning("Redis reachable again; rate limits are shared again")
         if (self._down is False and (self._journal or self._epoch is None)) and (
             self._recovering is None or self._recovering.done()
@@ -249,6 +258,7 @@ class RedisStore(RateLimitStore):
                     "Redis restarted without its state; %d kept writes are moot, dropped", dropped
                 )
         self._epoch = epoch
+        await self._import_local_slots()
         done = 0
         while self._journal:
             entry = self._journal.first()
@@ -258,6 +268,20 @@ class RedisStore(RateLimitStore):
             done += 1
         if done:
             log.warning("wrote %d rate-limit updates kept while Redis was unreachable", done)
+
+    async def _import_local_slots(self) -> None:
+        """Count in Redis the global slots this worker took locally that are still in their
+        window: other workers would not see them otherwise, and could overfill the window."""
+        pools, self._local_pools = self._local_pools, {}
+        now = self.local.now()
+        for key, window in pools.items():
+            g = self.local._globals.get(key)
+            if g is None:
+                continue
+            left = [f"{e - now:.6f}" for e in g.expiries if e > now]
+            left += [f"{window:.6f}"] * len(g.pending)  # in flight: counted a window from now
+            if left:
+                await self._call(self._gimport, self.prefix, key, uuid.uuid4().hex, *left)
 
     async def _replay(self, entry: _Entry) -> bool:
         """Apply one journal entry; ``False`` if Redis could not be reached."""
@@ -377,13 +401,28 @@ class RedisStore(RateLimitStore):
     async def global_acquire(self, key: str, limit: int, window: float) -> tuple[str | None, float]:
         slot = uuid.uuid4().hex
         tried = self._use_redis()
+        self._window_seen = max(self._window_seen, window)
+        share = max(1, limit // max(1, self.workers))
+        if tried and not self._down and self._local_pools:
+            await self._import_local_slots()  # before any slot is granted from Redis again
+        grace = time.monotonic() < self._grace_until
         r = await self._call(
-            self._gacquire, self.prefix, key, limit, window, self.stale_after, slot, self._worker
+            self._gacquire,
+            self.prefix,
+            key,
+            share if grace else limit,
+            window,
+            self.stale_after,
+            slot,
+            self._worker,
         )
         if r is None:
             if tried:  # it may have landed after the timeout: free it once Redis is back
                 self._journal.add(("global", key, slot, None, "0"))
-            share = max(1, limit // max(1, self.workers))
+            if key not in self._local_pools:
+                # Redis's window (others' slots in it) is unknown here: let it pass first
+                self._local_pools[key] = window
+                await self.local.global_block(key, window)
             local, wait = await self.local.global_acquire(key, share, window)
             return (None if local is None else _LOCAL + local), wait
         self.workers = max(1, int(r[2]))

@@ -78,6 +78,25 @@ return 1
 """
 )
 
+# Slots this worker took locally while Redis was unreachable, still in the window: counted in
+# Redis too once it is back (ARGV[3..]: seconds each still counts).
+_GLOBAL_IMPORT = (
+    _PRELUDE
+    + """
+local P, g, tag = ARGV[1], ARGV[2], ARGV[3]
+local now = now_s()
+local done = P .. 'g:' .. g
+local longest = 0
+for i = 4, #ARGV do
+  local left = tonumber(ARGV[i])
+  redis.call('ZADD', done, now + left, tag .. ':' .. i)
+  if left > longest then longest = left end
+end
+redis.call('PEXPIRE', done, math.floor(longest * 1000) + 1000)
+return 1
+"""
+)
+
 _GLOBAL_BLOCK = (
     _PRELUDE
     + """

@@ -461,8 +461,12 @@ async def race(
                     n,
                     last.get(k, (0, 0, ""))[2] + (r.scope or str(r.status))[0],
                 )
-            for k, v in sorted(last.items(), key=lambda kv: -kv[1][0])[:12]:
+            for k, v in sorted(last.items(), key=lambda kv: -kv[1][0])[:8]:
                 print("LAST", k, f"{v[0]:.2f}", v[1], v[2], file=sys.stderr)
+            worst = max(last.items(), key=lambda kv: kv[1][0])[0]
+            for r in requests:
+                if (r.group, r.major[:12]) == worst or r.group == "messages.create" and r.major == worst[1]:
+                    print("  ", r.group, r.json, r.status, r.scope, f"{r.time - t0:.3f}", file=sys.stderr)
     minimum = w.minimum(fates=fates_of(requests) if scenario == "mixed" else None)
     return result | {
         "name": name,

@@ -51,12 +51,14 @@ class _Queue:
     granted yet.
     """
 
-    __slots__ = ("active", "sleeping", "waiters")
+    __slots__ = ("active", "pool", "sleeping", "waiters")
 
     def __init__(self) -> None:
         self.waiters: list[_Waiter] = []
         self.active: _Waiter | None = None
         self.sleeping: asyncio.Future[None] | None = None
+        #: a bucket queue's global pool (its requests' ``global_key``; ``None``: exempt)
+        self.pool: str | None = None
 
 
 class Permit:
@@ -240,6 +242,7 @@ class RateLimiter:
                 max_wait=max_wait,
                 what=route.display,
                 also_wake=_major_wake(major),
+                pool=global_key,
             )
         bucket_key, ticket = granted
         slot: str | None = None
@@ -376,8 +379,8 @@ class RateLimiter:
         # the oldest PLAN_SCAN queues only: bounded work per grant however many buckets wait
         for qkey, q in itertools.islice(self._queues.items(), PLAN_SCAN):
             n = len(q.waiters)
-            if n == 0 or qkey.startswith("\x01"):
-                continue
+            if n == 0 or qkey.startswith("\x01") or q.pool != global_key:
+                continue  # empty, a global queue, or a bucket whose requests use another pool
             route_key, _, major = qkey.partition("\x00")
             shape = store.shape_sync(route_key, major)
             if shape is None or shape[2] is None:
@@ -425,11 +428,13 @@ class RateLimiter:
         also_wake: str | None = None,
         bucket: tuple[str, str, str] | None = None,
         seq: float | None = None,
+        pool: str | None = None,
     ) -> T:
         """Queue in ``qkey`` and, once at the head, call ``take`` until it grants."""
         q = self._queues.get(qkey)
         if q is None:
             q = self._queues[qkey] = _Queue()
+            q.pool = pool
         w = _Waiter(order, bucket, order if seq is None else seq)
         rank = _rank(w)
         i = len(q.waiters)

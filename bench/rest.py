@@ -346,11 +346,6 @@ def fifo_breaks(requests: list[RecordedRequest], attempts: list[list[Any]] | Non
                 breaks += 1
                 if debug:
                     print("FIFO", a.json, b.json, file=sys.stderr)
-                    for r in recs:
-                        print("  ", r.json, r.time, r.answered, r.status, r.scope, file=sys.stderr)
-                    for t in attempts or []:
-                        if t[0].startswith(a.json["content"][:6]):
-                            print("  client", t, file=sys.stderr)
     if not attempts:
         return breaks
     sends: dict[str, list[list[Any]]] = {}
@@ -430,7 +425,6 @@ async def race(
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            *os.environ.get("BENCH_CHILD_WRAP", "").split(),
             str(SELF),
             "--child",
             name,
@@ -450,23 +444,6 @@ async def race(
         scopes = Counter(r.scope or "user" for r in fake.requests if r.status == 429)
         ok = sum(1 for r in fake.requests if 200 <= r.status < 300)
         requests = list(fake.requests)
-        if os.environ.get("BENCH_DEBUG"):
-            t0 = requests[0].time
-            last: dict[tuple[str, str], tuple[float, int, str]] = {}
-            for r in requests:
-                k = (r.group, r.major[:12])
-                n = last.get(k, (0, 0, ""))[1] + 1
-                last[k] = (
-                    r.time - t0,
-                    n,
-                    last.get(k, (0, 0, ""))[2] + (r.scope or str(r.status))[0],
-                )
-            for k, v in sorted(last.items(), key=lambda kv: -kv[1][0])[:8]:
-                print("LAST", k, f"{v[0]:.2f}", v[1], v[2], file=sys.stderr)
-            worst = max(last.items(), key=lambda kv: kv[1][0])[0]
-            for r in requests:
-                if (r.group, r.major[:12]) == worst or r.group == "messages.create" and r.major == worst[1]:
-                    print("  ", r.group, r.json, r.status, r.scope, f"{r.time - t0:.3f}", file=sys.stderr)
     minimum = w.minimum(fates=fates_of(requests) if scenario == "mixed" else None)
     return result | {
         "name": name,

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx2
 import pydantic_core
@@ -32,11 +32,25 @@ from .errors import (
     UnauthorizedError,
     error_for_status,
 )
+from .helpers import FileTuple, RestHelpers
 from .pacing import pacer
 from .ratelimit.base import BucketInfo
 from .ratelimit.limiter import Permit, RateLimiter
 from .ratelimit.memory import MemoryRateLimiter
 from .routes import Route
+from .wire import (
+    _NO_HEADERS,
+    WIRE_WAIT,
+    _bucket_info,
+    _code_message,
+    _decode,
+    _decode_error,
+    _float,
+    _query_string,
+    _quiet,
+    _rate_headers,
+    _Started,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "RestClient"]
 
@@ -45,13 +59,14 @@ _debug = functools.partial(log.isEnabledFor, logging.DEBUG)
 
 DEFAULT_BASE_URL = "https://discord.com/api/v10"
 _ORDER = itertools.count()  # requests' places in the limiter's queues (retries keep theirs)
-FileTuple = tuple[str, bytes]
 #: Methods whose repetition is harmless: retried after a timeout or a 500 too.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 #: Answers from Discord's edge that prove the request was not processed.
 EDGE_RETRYABLE = frozenset({502, 503, 504})
 #: Failures that happen before any byte of the request left: always safe to retry.
 NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+#: Retries after shared-scope 429s (a busy resource: Discord's doing, not ours).
+SHARED_RETRIES = 10
 #: Retries after edge errors (they use no rate limit; the delay grows from tens of ms to 2 s).
 EDGE_RETRIES = 8
 #: The global pool of requests without the bot's Authorization: Discord counts them per IP.
@@ -83,7 +98,7 @@ USER_AGENT = (
 )
 
 
-class RestClient:
+class RestClient(RestHelpers):
     """An async client for Discord's REST API that obeys every rate limit.
 
     ``token`` is the bot token (``None`` for a client that only answers interactions: those
@@ -163,6 +178,10 @@ class RestClient:
     @application_id.setter
     def application_id(self, value: int | str | None) -> None:
         self._application_id = None if value is None else str(value)
+
+    def _learn_application_id(self, application_id: int | str) -> None:
+        if self._application_id is None:
+            self._application_id = str(application_id)  # learned from the app's own call
 
     def _pool(self, route: Route, use_token: bool) -> str | None:
         """The global pool a request counts against (``None``: an interaction endpoint).
@@ -292,6 +311,7 @@ class RestClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.request_deadline
         attempt = 0  # retries after 429s and 5xx
+        shared = 0  # retries after shared-scope 429s
         edge = 0  # retries after edge errors (no rate limit used): more, and faster
         sent = 0
         order = next(_ORDER)  # a retry keeps its first place in the queues
@@ -343,8 +363,11 @@ class RestClient:
                 self.rate_limiter.note_retry(permit)
                 await self._edge_hold(permit, edge, route, f"HTTP {status}")
                 continue
-            retry = await self._handle_error(permit, route, response, attempt, use_token)
+            retry = await self._handle_error(permit, route, response, attempt, use_token, shared)
             self.rate_limiter.note_retry(permit)  # it did not raise: the request goes again
+            if status == 429 and response.headers.get("x-ratelimit-scope") == "shared":
+                shared += 1  # the resource is busy, not our doing: retried more times
+                continue
             attempt += 1
             if retry is None:  # 5xx: backoff
                 await self._backoff(attempt, route, f"HTTP {status}")
@@ -504,7 +527,13 @@ class RestClient:
         return self._global_key if auth and self._token is not None else _UNAUTH_KEY
 
     async def _handle_error(
-        self, permit: Permit, route: Route, response: httpx2.Response, attempt: int, auth: bool
+        self,
+        permit: Permit,
+        route: Route,
+        response: httpx2.Response,
+        attempt: int,
+        auth: bool,
+        shared: int = 0,
     ) -> tuple[float, str | None] | None:
         """Record an error answer; return to retry (``None``: after a backoff; else the 429's
         ``retry_after`` and, for a global 429, the pool it blocked) or raise."""
@@ -521,7 +550,8 @@ class RestClient:
                     retry_after=_float(response.headers.get("retry-after")),
                     scope=scope,
                 )
-            if attempt >= self.max_retries or retry_after > self.max_rate_limit:
+            spent = shared >= SHARED_RETRIES if scope == "shared" else attempt >= self.max_retries
+            if spent or retry_after > self.max_rate_limit:
                 exc = error_for_status(status, body, route=route.display)
                 raise RateLimitedError(
                     429,
@@ -549,462 +579,6 @@ class RestClient:
         delay = min(10.0, self.retry_backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
         log.warning("%s failed (%s); retry %d in %.2f s", route.display, why, attempt, delay)
         await asyncio.sleep(delay)
-
-    # ---------------------------------------------------------------- typed helpers: messages
-
-    async def create_message(
-        self,
-        channel_id: int | str,
-        content: str | None = None,
-        *,
-        files: Sequence[FileTuple] | None = None,
-        **fields: Any,
-    ) -> Any:
-        """POST a message to a channel; ``fields`` are Create Message JSON fields (embeds, ...)."""
-        body = dict(fields)
-        if content is not None:
-            body["content"] = content
-        return await self.request(
-            "POST", "/channels/{channel_id}/messages", channel_id=channel_id, json=body, files=files
-        )
-
-    async def edit_message(
-        self,
-        channel_id: int | str,
-        message_id: int | str,
-        *,
-        files: Sequence[FileTuple] | None = None,
-        **fields: Any,
-    ) -> Any:
-        """PATCH a message; ``fields`` are Edit Message JSON fields (``content=None`` clears)."""
-        return await self.request(
-            "PATCH",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=channel_id,
-            message_id=message_id,
-            json=fields,
-            files=files,
-        )
-
-    async def delete_message(
-        self, channel_id: int | str, message_id: int | str, *, reason: str | None = None
-    ) -> None:
-        """DELETE a message (``reason`` goes to the audit log)."""
-        await self.request(
-            "DELETE",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=channel_id,
-            message_id=message_id,
-            reason=reason,
-        )
-
-    async def get_message(self, channel_id: int | str, message_id: int | str) -> Any:
-        """GET one message."""
-        return await self.request(
-            "GET",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=channel_id,
-            message_id=message_id,
-        )
-
-    async def add_reaction(self, channel_id: int | str, message_id: int | str, emoji: str) -> None:
-        """Add the bot's reaction: ``emoji`` is a unicode emoji or ``name:id`` for a custom one."""
-        await self.request(
-            "PUT",
-            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-            channel_id=channel_id,
-            message_id=message_id,
-            emoji=emoji,
-        )
-
-    async def get_channel(self, channel_id: int | str) -> Any:
-        """GET a channel."""
-        return await self.request("GET", "/channels/{channel_id}", channel_id=channel_id)
-
-    async def get_current_user(self) -> Any:
-        """GET the bot's own user (``/users/@me``)."""
-        return await self.request("GET", "/users/@me")
-
-    async def get_gateway_bot(self) -> Any:
-        """GET ``/gateway/bot``: the gateway URL, recommended shards and session start limit."""
-        return await self.request("GET", "/gateway/bot")
-
-    # ---------------------------------------------------------------- application commands
-
-    async def get_global_commands(
-        self, application_id: int | str, *, with_localizations: bool = True
-    ) -> Any:
-        """List the application's global commands (with every locale's names and descriptions
-        unless ``with_localizations=False``)."""
-        return await self.request(
-            "GET",
-            "/applications/{application_id}/commands",
-            params={"with_localizations": with_localizations},
-            application_id=application_id,
-        )
-
-    async def bulk_overwrite_global_commands(
-        self, application_id: int | str, commands: Sequence[Mapping[str, Any]]
-    ) -> Any:
-        """Replace all global commands with ``commands``; returns what Discord stored."""
-        return await self.request(
-            "PUT",
-            "/applications/{application_id}/commands",
-            application_id=application_id,
-            json=list(commands),
-        )
-
-    async def get_guild_commands(
-        self,
-        application_id: int | str,
-        guild_id: int | str,
-        *,
-        with_localizations: bool = True,
-    ) -> Any:
-        """List the application's commands in one guild (localizations as for
-        ``get_global_commands``)."""
-        return await self.request(
-            "GET",
-            "/applications/{application_id}/guilds/{guild_id}/commands",
-            params={"with_localizations": with_localizations},
-            application_id=application_id,
-            guild_id=guild_id,
-        )
-
-    async def bulk_overwrite_guild_commands(
-        self,
-        application_id: int | str,
-        guild_id: int | str,
-        commands: Sequence[Mapping[str, Any]],
-    ) -> Any:
-        """Replace all of one guild's commands with ``commands``."""
-        return await self.request(
-            "PUT",
-            "/applications/{application_id}/guilds/{guild_id}/commands",
-            application_id=application_id,
-            guild_id=guild_id,
-            json=list(commands),
-        )
-
-    # ---------------------------------------------------------------- interactions (no token)
-
-    async def create_interaction_response(
-        self,
-        interaction_id: int | str,
-        token: str,
-        payload: Mapping[str, Any],
-        files: Sequence[FileTuple] | None = None,
-        *,
-        with_response: bool = False,
-    ) -> Any:
-        """POST the interaction callback (``{"type": ..., "data": ...}``); ``None`` unless
-        ``with_response``."""
-        return await self.request(
-            "POST",
-            "/interactions/{interaction_id}/{interaction_token}/callback",
-            interaction_id=interaction_id,
-            interaction_token=token,
-            json=dict(payload),
-            files=files,
-            params={"with_response": True} if with_response else None,
-            auth=False,
-        )
-
-    async def get_original_response(self, application_id: int | str, token: str) -> Any:
-        """GET the original interaction response message."""
-        return await self._webhook("GET", "/messages/@original", application_id, token)
-
-    async def edit_original_response(
-        self,
-        application_id: int | str,
-        token: str,
-        payload: Mapping[str, Any],
-        files: Sequence[FileTuple] | None = None,
-    ) -> Any:
-        """PATCH the original interaction response (also how a deferred response is filled)."""
-        return await self._webhook(
-            "PATCH", "/messages/@original", application_id, token, payload, files
-        )
-
-    async def delete_original_response(self, application_id: int | str, token: str) -> None:
-        """DELETE the original interaction response."""
-        await self._webhook("DELETE", "/messages/@original", application_id, token)
-
-    async def create_followup(
-        self,
-        application_id: int | str,
-        token: str,
-        payload: Mapping[str, Any],
-        files: Sequence[FileTuple] | None = None,
-    ) -> Any:
-        """POST a follow-up message; returns the message."""
-        return await self._webhook("POST", "", application_id, token, payload, files)
-
-    async def get_followup(
-        self, application_id: int | str, token: str, message_id: int | str
-    ) -> Any:
-        """GET a follow-up message."""
-        return await self._webhook(
-            "GET", "/messages/{message_id}", application_id, token, message_id=message_id
-        )
-
-    async def edit_followup(
-        self,
-        application_id: int | str,
-        token: str,
-        message_id: int | str,
-        payload: Mapping[str, Any],
-        files: Sequence[FileTuple] | None = None,
-    ) -> Any:
-        """PATCH a follow-up message."""
-        return await self._webhook(
-            "PATCH",
-            "/messages/{message_id}",
-            application_id,
-            token,
-            payload,
-            files,
-            message_id=message_id,
-        )
-
-    async def delete_followup(
-        self, application_id: int | str, token: str, message_id: int | str
-    ) -> None:
-        """DELETE a follow-up message."""
-        await self._webhook(
-            "DELETE", "/messages/{message_id}", application_id, token, message_id=message_id
-        )
-
-    async def _webhook(
-        self,
-        method: str,
-        suffix: str,
-        application_id: int | str,
-        token: str,
-        payload: Mapping[str, Any] | None = None,
-        files: Sequence[FileTuple] | None = None,
-        **path: Any,
-    ) -> Any:
-        if self._application_id is None:
-            self._application_id = str(application_id)  # learned from the app's own call
-        return await self.request(
-            method,
-            "/webhooks/{application_id}/{interaction_token}" + suffix,
-            application_id=application_id,
-            interaction_token=token,
-            json=dict(payload) if payload is not None else None,
-            files=files,
-            auth=False,
-            **path,
-        )
-
-    # ---------------------------------------------------------------- regular webhooks
-
-    async def execute_webhook(
-        self,
-        webhook_id: int | str,
-        token: str,
-        payload: Mapping[str, Any],
-        files: Sequence[FileTuple] | None = None,
-        *,
-        wait: bool = True,
-        thread_id: int | str | None = None,
-        auth: bool = False,
-    ) -> Any:
-        """POST a message through a (non-interaction) webhook; returns it (``None`` unless
-        ``wait``). Counts against the host's unauthenticated global pool, or the bot's with
-        ``auth=True``: only interaction webhooks are exempt from the global limit."""
-        return await self.request(
-            "POST",
-            "/webhooks/{webhook_id}/{webhook_token}",
-            webhook_id=webhook_id,
-            webhook_token=token,
-            json=dict(payload),
-            files=files,
-            params={"wait": wait, "thread_id": thread_id},
-            auth=auth,
-        )
-
-    async def get_webhook_message(
-        self,
-        webhook_id: int | str,
-        token: str,
-        message_id: int | str,
-        *,
-        thread_id: int | str | None = None,
-        auth: bool = False,
-    ) -> Any:
-        """GET a message the webhook sent."""
-        return await self.request(
-            "GET",
-            "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
-            webhook_id=webhook_id,
-            webhook_token=token,
-            message_id=message_id,
-            params={"thread_id": thread_id},
-            auth=auth,
-        )
-
-    async def edit_webhook_message(
-        self,
-        webhook_id: int | str,
-        token: str,
-        message_id: int | str,
-        payload: Mapping[str, Any],
-        files: Sequence[FileTuple] | None = None,
-        *,
-        thread_id: int | str | None = None,
-        auth: bool = False,
-    ) -> Any:
-        """PATCH a message the webhook sent; returns it."""
-        return await self.request(
-            "PATCH",
-            "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
-            webhook_id=webhook_id,
-            webhook_token=token,
-            message_id=message_id,
-            json=dict(payload),
-            files=files,
-            params={"thread_id": thread_id},
-            auth=auth,
-        )
-
-    async def delete_webhook_message(
-        self,
-        webhook_id: int | str,
-        token: str,
-        message_id: int | str,
-        *,
-        thread_id: int | str | None = None,
-        auth: bool = False,
-    ) -> None:
-        """DELETE a message the webhook sent."""
-        await self.request(
-            "DELETE",
-            "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
-            webhook_id=webhook_id,
-            webhook_token=token,
-            message_id=message_id,
-            params={"thread_id": thread_id},
-            auth=auth,
-        )
-
-
-# -------------------------------------------------------------------- response decoding
-
-
-def _quiet(task: asyncio.Future[Any]) -> None:
-    """Retrieve a background task's outcome so it is never reported as unhandled."""
-    if not task.cancelled():
-        task.exception()
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _query_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _query_string(params: Mapping[str, Any]) -> str:
-    """``params`` as a query string: booleans as ``true``/``false``, sequences as repeated keys
-    (Discord's array form), ``None`` values left out."""
-    pairs: list[tuple[str, str]] = []
-    for key, value in params.items():
-        if value is None:
-            continue
-        if isinstance(value, list | tuple):
-            pairs += [(key, _query_value(v)) for v in value if v is not None]
-        else:
-            pairs.append((key, _query_value(value)))
-    return urlencode(pairs)
-
-
-class _Started:
-    """HTTPX2 trace hook that notes when the request's first byte is about to leave, and
-    resolves ``on_wire`` once its headers are written."""
-
-    __slots__ = ("on_wire", "started")
-
-    def __init__(self, on_wire: asyncio.Future[None]) -> None:
-        self.started = False
-        self.on_wire = on_wire
-
-    async def __call__(self, event: str, info: Any) -> None:
-        if not self.started and event.endswith("send_request_headers.started"):
-            self.started = True
-        elif event.endswith("send_request_headers.complete") and not self.on_wire.done():
-            self.on_wire.set_result(None)
-
-
-#: Longest a request waits for the one granted before it in its bucket to be on the wire.
-WIRE_WAIT = 0.25
-
-
-def _rate_headers(response: httpx2.Response) -> dict[bytes, bytes]:
-    """The ``X-RateLimit-*`` headers (lower-cased names), in one pass over the raw headers."""
-    found: dict[bytes, bytes] = {}
-    for name, value in response.headers.raw:
-        if len(name) > 12 and name[:12].lower() == b"x-ratelimit-":
-            found[name[12:].lower()] = value
-    return found
-
-
-def _bucket_info(
-    response: httpx2.Response, *, limited: bool, retry_after: float = 0.0
-) -> BucketInfo | None:
-    h = _rate_headers(response)
-    limit = h.get(b"limit")
-    remaining = h.get(b"remaining")
-    reset_after = _float(h.get(b"reset-after"))
-    if limit is None or remaining is None or reset_after is None:
-        return None if limited else _NO_HEADERS
-    bucket = h.get(b"bucket")
-    try:
-        return BucketInfo(
-            int(limit),
-            0 if limited else int(remaining),
-            max(reset_after, retry_after),
-            None if bucket is None else bucket.decode("ascii", "replace"),
-            limited=limited,
-            reset=None if limited else _float(h.get(b"reset")),
-        )
-    except ValueError:
-        return None if limited else _NO_HEADERS
-
-
-_NO_HEADERS = BucketInfo(None)
-
-
-def _decode(response: httpx2.Response) -> Any:
-    if response.status_code == 204 or not response.content:
-        return None
-    try:
-        return pydantic_core.from_json(response.content)
-    except ValueError:
-        return response.text
-
-
-def _decode_error(response: httpx2.Response) -> Any:
-    if "json" not in response.headers.get("content-type", ""):
-        return None
-    try:
-        return pydantic_core.from_json(response.content)
-    except ValueError:
-        return None
-
-
-def _code_message(body: Any) -> tuple[int, str]:
-    if isinstance(body, dict):
-        code = body.get("code")
-        return (code if isinstance(code, int) else 0), str(body.get("message", ""))
-    return 0, ""
 
 
 __all__ += ["DiscordHTTPError"]

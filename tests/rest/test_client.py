@@ -130,7 +130,7 @@ async def test_token_never_in_logs_reprs_or_errors(caplog: pytest.LogCaptureFixt
             fake.inject(503, times=20)
             with pytest.raises(Exception) as e1:
                 await rest.create_message(1, "y")
-            fake.inject_429(scope="shared", retry_after=0.01, times=2, path="/webhooks/")
+            fake.inject_429(scope="shared", retry_after=0.01, times=20, path="/webhooks/")
             with pytest.raises(Exception) as e2:
                 await rest.create_followup(1000, ITOKEN, {"content": "z"})
             fake.inject(401, body={"code": 0, "message": "401: Unauthorized"})

@@ -190,3 +190,37 @@ async def test_a_request_that_cannot_be_sent_in_time_fails_with_the_deadline_err
         assert info.value.sent_attempts == 0
         assert rest.rate_limiter._queues == {}
     assert len(fake.requests) == 1
+
+
+async def test_a_burst_starts_over_many_loop_iterations_in_order() -> None:
+    """300 request starts of 0.5 ms of work each, issued at once: other tasks get the loop
+    between batches (without pacing all 300 run in one iteration), and starts keep their
+    order."""
+    from asgi_interactions.rest.pacing import pacer
+
+    started: list[int] = []
+    ticks = 0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    async def start(i: int) -> None:
+        await pacer().turn()
+        started.append(i)
+        end = time.perf_counter() + 0.0005
+        while time.perf_counter() < end:  # the work a request does before its first await
+            pass
+
+    await asyncio.sleep(0.1)  # a fresh slice
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    ticks = 0
+    await asyncio.wait_for(asyncio.gather(*(start(i) for i in range(300))), 30)
+    done = True
+    await tick
+    assert started == list(range(300))
+    assert ticks >= 20  # 150 ms of work in slices of about 2 ms

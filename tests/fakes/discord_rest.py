@@ -44,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from asgi_interactions.testing import APPLICATION_ID as TESTING_APPLICATION_ID
 from tests.serve import serve
 
 API_PREFIX = "/api/v10"
@@ -182,6 +183,10 @@ class FakeDiscord:
     ) -> None:
         self.token = token
         self.application_id = application_id
+        #: webhooks of these ids are interaction webhooks (exempt from the global limit, their
+        #: executes answer with the message): the fake's application and the one
+        #: ``asgi_interactions.testing`` signs interactions for
+        self.interaction_apps = {application_id, int(TESTING_APPLICATION_ID)}
         self.bot_user_id = bot_user_id
         self.global_limit = global_limit
         self.latency = latency
@@ -453,7 +458,10 @@ class FakeDiscord:
                 if draw < edge + shared:
                     shared_fault = shared_after
         auth = request.headers.get("authorization")
-        if kind == "webhook" and int(request.path_params["webhook_id"]) != self.application_id:
+        if (
+            kind == "webhook"
+            and int(request.path_params["webhook_id"]) not in self.interaction_apps
+        ):
             kind = "regular-webhook"  # only the application's own webhook is exempt
         if kind == "bot" and (
             auth is None
@@ -791,7 +799,7 @@ class FakeDiscord:
             and not body.get("components")
         ):
             return _error(400, 50006, "Cannot send an empty message")
-        regular = int(request.path_params["webhook_id"]) != self.application_id
+        regular = int(request.path_params["webhook_id"]) not in self.interaction_apps
         m = self._message(
             body,
             rec.files,

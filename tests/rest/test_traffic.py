@@ -148,12 +148,12 @@ async def test_edge_errors_are_retried_fast_in_order() -> None:
 
 
 async def test_shared_429s_are_waited_in_order() -> None:
-    """20 % of creates get a shared-scope 429 (a bucket slot used): each is waited out, and
-    each channel's messages still land in issue order."""
-    limits = {"messages.create": (2, 0.05)}
+    """20 % of creates get a shared-scope 429 (a bucket slot used): each is waited out before
+    its retry, and each channel's messages still land in issue order."""
+    limits = {"messages.create": (1, 0.03)}
     async with serve_fake_discord(limits=limits, seed=5) as fake:
         fake.faults(shared=0.2, shared_retry_after=0.05)
-        async with RestClient(TOKEN, base_url=fake.base_url, max_retries=10) as rest:
+        async with RestClient(TOKEN, base_url=fake.base_url) as rest:
             await asyncio.wait_for(
                 asyncio.gather(
                     *(rest.create_message(ch, f"{ch}-{i}") for i in range(12) for ch in (1, 2))
@@ -165,14 +165,9 @@ async def test_shared_429s_are_waited_in_order() -> None:
     for r in shared:
         retry = next(x for x in fake.requests if x.time > r.time and x.json == r.json)
         assert retry.time >= r.answered + 0.045  # retry_after waited, never resent at once
-        later = [
-            x
-            for x in fake.requests
-            if x.route_path == r.route_path
-            and r.answered + 0.01 < x.time < retry.time
-            and int(x.json["content"].split("-")[1]) > int(r.json["content"].split("-")[1])
-        ]
-        assert later == []  # nothing issued after it went first once its 429 was known
+    for ch in (1, 2):
+        records = [r for r in fake.requests if r.route_path == f"/channels/{ch}/messages"]
+        assert issue_orders_ok(records) == []
     assert sum(r.status == 429 and r.scope != "shared" for r in fake.requests) == 0
     assert fake.count(200) == 24
 

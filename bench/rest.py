@@ -3,12 +3,17 @@
 A mixed workload against tests/fakes/discord_rest.py with realistic limits (sliding windows:
 messages 5 per 5 s per channel, edits 5 per 5 s, reactions 1 per 0.25 s, reads 10 per 1 s,
 global 50 per 1 s) and 20-80 ms latency. Phase 1 creates messages in several channels; phase 2
-edits, reacts to and fetches them, all at once. For each client: wall time against the minimum the
-limits allow, and 429s by scope. Then the limiter's own cost per request with the network taken
-out (httpx2.MockTransport).
+edits, reacts to and fetches them, all at once. Scenario ``mixed`` adds to phase 2 executes of one
+regular webhook per channel (5 per 2 s each, in the host's unauthenticated global pool), and the
+fake answers 3 % of all attempts from the edge (HTML 502/503) and 10 % with a shared-scope 429
+(retry_after 0.3 s, a bucket slot used). Each client runs in a child process (the fake's own work
+stays out of its event loop) with a 1 ms ticker whose worst lateness is the loop's worst stall.
+For each client: wall time against the minimum (tests/rest/minimum.py, replaying the faults the
+run met), failed calls, 429s by scope, FIFO order per bucket, worst stall. Then the limiter's own
+cost per request with the network taken out (httpx2.MockTransport).
 
-    /tmp/venv/bin/python bench/rest.py [--channels 6] [--clients ours,hikari,discordpy]
-    /tmp/venv/bin/python bench/rest.py --cost-only   # only the per-request cost
+    python bench/rest.py [--scenario today|mixed] [--channels 6] [--clients ours,hikari,discordpy]
+    python bench/rest.py --cost-only   # only the per-request cost
 
 hikari and discord.py are bench-only (bench/requirements.txt); base URLs are pointed at the fake
 with hikari's public ``RESTApp(url=...)`` and by setting ``discord.http.Route.BASE``.
@@ -18,6 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
+import itertools
+import json
+import os
 import statistics
 import sys
 import time
@@ -31,22 +40,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx2
 
 from asgi_interactions.rest import MemoryRateLimiter, RestClient
-from tests.fakes.discord_rest import REALISTIC_LIMITS, FakeDiscord, serve_fake_discord
+from tests.fakes.discord_rest import (
+    REALISTIC_LIMITS,
+    RecordedRequest,
+    serve_fake_discord,
+)
 from tests.rest.minimum import minimum_wall_time
 
+SELF = Path(__file__).resolve()
+ROOT = SELF.parents[1]
 TOKEN = "bench-token"
 LATENCY = (0.02, 0.08)
 GLOBAL = (50, 1.0)
+EDGE, SHARED, SHARED_AFTER = 0.03, 0.10, 0.3  # the mixed scenario's faults
+WEBHOOK0 = 5000  # channel c's regular webhook is WEBHOOK0 + c
 
 
 class Workload:
     """How many of each request per channel."""
 
-    def __init__(self, channels: int, creates: int, edits: int, reactions: int, gets: int) -> None:
+    def __init__(
+        self, channels: int, creates: int, edits: int, reactions: int, gets: int, webhooks: int = 0
+    ) -> None:
         self.channels = list(range(1001, 1001 + channels))
         self.creates, self.edits, self.reactions, self.gets = creates, edits, reactions, gets
+        self.webhooks = webhooks
 
-    def minimum(self, trip: float | None = None) -> float:
+    def minimum(
+        self, trip: float | None = None, fates: dict[tuple[str, str], list[str]] | None = None
+    ) -> float:
         """Seconds an omniscient client needs: tests/rest/minimum.py's schedule of this workload.
 
         It knows every limit and every arrival time, sends each request at the earliest moment
@@ -54,7 +76,10 @@ class Workload:
         by a send at ``a + window - d_min``), gives the global slots to the longest bucket chain
         first, and starts phase 2 at phase 1's last answer. Every trip takes ``trip`` one way,
         by default the fastest the fake draws (``d_min``), so the figure is a lower bound on the
-        wall time of any client that is never refused, whatever the latencies drawn.
+        wall time of any client that is never refused, whatever the latencies drawn. ``fates``:
+        each bucket's answers in order, as a run met them (shared 429s and edge errors).
+        Regular webhooks are in the host's unauthenticated pool, not the bot's: the schedule,
+        which has one global pool, leaves them out of it (a looser, still valid, lower bound).
         """
         d_min = LATENCY[0] / 2  # the fake splits each round trip evenly between the two ways
         phase1 = [("messages.create", str(ch)) for ch in self.channels for _ in range(self.creates)]
@@ -63,38 +88,87 @@ class Workload:
             phase2 += [("messages.edit", str(ch))] * self.edits
             phase2 += [("reactions", str(ch))] * self.reactions
             phase2 += [("messages.read", str(ch))] * self.gets
+            phase2 += [("webhook", _webhook_major(ch))] * self.webhooks
         return minimum_wall_time(
-            [phase1, phase2], REALISTIC_LIMITS, GLOBAL, d_min=d_min, trip=trip or d_min
+            [phase1, phase2],
+            REALISTIC_LIMITS,
+            GLOBAL,
+            d_min=d_min,
+            trip=trip or d_min,
+            fates=fates,
+            retry_after=SHARED_AFTER,
         )
 
     @property
     def total(self) -> int:
-        return len(self.channels) * (self.creates + self.edits + self.reactions + self.gets)
+        per = self.creates + self.edits + self.reactions + self.gets + self.webhooks
+        return len(self.channels) * per
+
+
+SCENARIOS = {
+    "today": {"creates": 15, "edits": 10, "reactions": 12, "gets": 20},
+    "mixed": {"creates": 15, "edits": 10, "reactions": 12, "gets": 20, "webhooks": 10},
+}
+
+
+def _webhook_major(ch: int) -> str:
+    return f"{WEBHOOK0 + ch}:wh-token-{ch}"
 
 
 Ops = dict[str, Callable[..., Awaitable[Any]]]
+#: Set (loop time) when the workload starts, the client open: the stall ticker counts from then.
+STARTED: list[float] = []
 
 
-async def run_phases(ops: Ops, w: Workload) -> None:
+async def run_phases(ops: Ops, w: Workload) -> list[BaseException]:
+    """Phase 1, then phase 2; every call's failure is kept (a failed call is counted, not
+    fatal). Contents name channel, kind and issue order (``"1001-e3"``) for the FIFO check."""
+    await asyncio.sleep(0.02)  # the client's start-up (pool, TLS context) ends its callback
+    STARTED.append(asyncio.get_running_loop().time())
     created = await asyncio.gather(
-        *(ops["create"](ch, f"m{i}") for ch in w.channels for i in range(w.creates))
+        *(ops["create"](ch, f"{ch}-c{i}") for ch in w.channels for i in range(w.creates)),
+        return_exceptions=True,
     )
+    failed = [r for r in created if isinstance(r, BaseException)]
     by_channel: dict[int, list[int]] = {}
-    for ch, mid in created:
-        by_channel.setdefault(ch, []).append(mid)
+    for r in created:
+        if not isinstance(r, BaseException):
+            by_channel.setdefault(r[0], []).append(r[1])
     tasks = []
     for ch, mids in by_channel.items():
-        tasks += [ops["edit"](ch, mids[i % len(mids)], f"e{i}") for i in range(w.edits)]
+        tasks += [ops["edit"](ch, mids[i % len(mids)], f"{ch}-e{i}") for i in range(w.edits)]
         tasks += [ops["react"](ch, mids[i % len(mids)]) for i in range(w.reactions)]
         tasks += [ops["get"](ch, mids[i % len(mids)]) for i in range(w.gets)]
-    await asyncio.gather(*tasks)
+        tasks += [ops["webhook"](ch, f"{ch}-w{i}") for i in range(w.webhooks)]
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    return failed + [r for r in done if isinstance(r, BaseException)]
 
 
 # ------------------------------------------------------------------ the three clients
 
 
-async def ours(fake: FakeDiscord, w: Workload) -> None:
-    async with RestClient(TOKEN, base_url=fake.base_url) as rest:
+#: ``ours`` keeps its attempts here (see ``LoggedTransport``) for the FIFO check.
+ATTEMPTS: list[list[Any]] = []
+
+
+async def ours(base_url: str, w: Workload) -> list[BaseException]:
+    transport = LoggedTransport(ATTEMPTS)
+    async with RestClient(TOKEN, base_url=base_url, transport=transport) as rest:
+        acquire = rest.rate_limiter.acquire
+
+        note_retry = rest.rate_limiter.note_retry
+
+        async def logged_acquire(*args: Any, **kwargs: Any) -> Any:
+            permit = await acquire(*args, **kwargs)
+            GRANTED.set((time.monotonic(), permit.order))
+            return permit
+
+        def logged_note(permit: Any, *args: Any) -> None:
+            LEARNED[permit.order] = time.monotonic()
+            note_retry(permit, *args)
+
+        rest.rate_limiter.acquire = logged_acquire  # type: ignore[method-assign]
+        rest.rate_limiter.note_retry = logged_note  # type: ignore[method-assign]
 
         async def create(ch: int, text: str) -> tuple[int, int]:
             m = await rest.create_message(ch, text)
@@ -105,14 +179,17 @@ async def ours(fake: FakeDiscord, w: Workload) -> None:
             "edit": lambda ch, mid, text: rest.edit_message(ch, mid, content=text),
             "react": lambda ch, mid: rest.add_reaction(ch, mid, "👍"),
             "get": rest.get_message,
+            "webhook": lambda ch, text: rest.execute_webhook(
+                WEBHOOK0 + ch, f"wh-token-{ch}", {"content": text}
+            ),
         }
-        await run_phases(ops, w)
+        return await run_phases(ops, w)
 
 
-async def hikari_client(fake: FakeDiscord, w: Workload) -> None:
+async def hikari_client(base_url: str, w: Workload) -> list[BaseException]:
     from hikari.impl import rest as hrest
 
-    app = hrest.RESTApp(url=fake.base_url)
+    app = hrest.RESTApp(url=base_url)
     await app.start()
     try:
         async with app.acquire(TOKEN, "Bot") as rest:
@@ -126,17 +203,22 @@ async def hikari_client(fake: FakeDiscord, w: Workload) -> None:
                 "edit": lambda ch, mid, text: rest.edit_message(ch, mid, text),
                 "react": lambda ch, mid: rest.add_reaction(ch, mid, "👍"),
                 "get": rest.fetch_message,
+                "webhook": lambda ch, text: rest.execute_webhook(
+                    WEBHOOK0 + ch, f"wh-token-{ch}", text
+                ),
             }
-            await run_phases(ops, w)
+            return await run_phases(ops, w)
     finally:
         await app.close()
 
 
-async def discordpy_client(fake: FakeDiscord, w: Workload) -> None:
+async def discordpy_client(base_url: str, w: Workload) -> list[BaseException]:
     import discord.http as dhttp
     from discord.http import handle_message_parameters
 
-    dhttp.Route.BASE = fake.base_url  # documented monkeypatch: its base-URL class attribute
+    if w.webhooks:
+        raise NotImplementedError("regular webhooks go through discord.Webhook, not HTTPClient")
+    dhttp.Route.BASE = base_url  # documented monkeypatch: its base-URL class attribute
     http = dhttp.HTTPClient(asyncio.get_running_loop())
     await http.static_login(TOKEN)
     try:
@@ -156,7 +238,7 @@ async def discordpy_client(fake: FakeDiscord, w: Workload) -> None:
             "react": lambda ch, mid: http.add_reaction(ch, mid, "👍"),
             "get": http.get_message,
         }
-        await run_phases(ops, w)
+        return await run_phases(ops, w)
     finally:
         await http.close()
 
@@ -164,26 +246,213 @@ async def discordpy_client(fake: FakeDiscord, w: Workload) -> None:
 CLIENTS = {"ours": ours, "hikari": hikari_client, "discordpy": discordpy_client}
 
 
-async def race(name: str, w: Workload, limit_s: float) -> dict[str, Any]:
+async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[str, Any]:
+    """Run one client in this (child) process with a 1 ms ticker: wall, failures, worst stall."""
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+
+    async def ticker() -> None:
+        nonlocal worst
+        due = loop.time()
+        while True:
+            due += 0.001
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            late = loop.time() - due
+            if STARTED and due > STARTED[0]:  # the client's start-up is not counted
+                worst = max(worst, late)
+            if late > 0.001:
+                due = loop.time()
+
+    # The ticker's lateness includes the time the OS gives other processes (the machine is
+    # shared); a loop iteration's CPU time (select's wait excluded) is what this process costs.
+    base = type(loop)
+    run_once = base._run_once  # type: ignore[attr-defined]
+    worst_cpu = 0.0
+
+    def timed(self: asyncio.AbstractEventLoop) -> None:
+        nonlocal worst_cpu
+        t = time.thread_time()
+        run_once(self)
+        if STARTED:
+            d = time.thread_time() - t
+            if d > worst_cpu:
+                worst_cpu = d
+                if os.environ.get("BENCH_DEBUG"):
+                    print(f"{d * 1000:.1f} ms CPU in one iteration", file=sys.stderr)
+
+    base._run_once = timed  # type: ignore[attr-defined]
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0.05)
+    t0 = time.perf_counter()
+    error, failed = "", 0
+    try:
+        errors = await asyncio.wait_for(CLIENTS[name](base_url, w), limit_s)
+        failed = len(errors)
+        if errors:
+            error = f"{type(errors[0]).__name__}: {errors[0]}"[:120]
+    except Exception as exc:  # a client that fails still gets its row
+        error, failed = f"{type(exc).__name__}: {exc}"[:120], -1
+    wall = time.perf_counter() - t0
+    tick.cancel()
+    base._run_once = run_once  # type: ignore[attr-defined]
+    return {
+        "wall": wall,
+        "failed": failed,
+        "error": error,
+        "stall_ms": worst * 1000,
+        "cpu_ms": worst_cpu * 1000,
+        "attempts": [[*a[:3], LEARNED.get(a[3], 0.0) if a[2] >= 300 else 0.0] for a in ATTEMPTS],
+    }
+
+
+# ------------------------------------------------------------------ what the fake saw
+
+
+def _issue(r: RecordedRequest) -> int | None:
+    content = r.json.get("content") if isinstance(r.json, dict) else None
+    if not isinstance(content, str) or "-" not in content:
+        return None
+    return int(content.rsplit("-", 1)[1][1:])
+
+
+def fifo_breaks(requests: list[RecordedRequest], attempts: list[list[Any]] | None = None) -> int:
+    """Requests of a bucket that went out of their issue order (creates, edits and webhook
+    executes, whose contents carry it): a first attempt that reached the fake before an
+    earlier-issued one's first attempt, or one the client sent after it had received an
+    earlier one's failed answer (429 or edge error) but before that one's retry.
+
+    ``attempts`` is the client's own log, ``[content, granted, status, learned]`` per attempt
+    (monotonic clock; kept for ``ours``): ``granted`` is when its limiter let the attempt go (its
+    commitment: it reaches the wire in grant order), ``learned`` when the client had processed
+    a failed answer and decided to retry (0 for a success). Without it the second check is
+    skipped: only the client knows when it learned of a failure.
+    """
+    bucket_of: dict[str, tuple[str, str, str]] = {}
+    by_bucket: dict[tuple[str, str, str], list[RecordedRequest]] = {}
+    for r in requests:
+        if _issue(r) is not None:
+            key = (r.method, r.group, r.major)
+            by_bucket.setdefault(key, []).append(r)
+            bucket_of[r.json["content"]] = key
+    breaks = 0
+    debug = bool(os.environ.get("BENCH_DEBUG"))
+    for recs in by_bucket.values():
+        first: dict[str, RecordedRequest] = {}
+        for r in recs:
+            first.setdefault(r.json["content"], r)
+        firsts = sorted(first.values(), key=lambda r: r.time)
+        for a, b in itertools.pairwise(firsts):
+            if _issue(b) < _issue(a):  # type: ignore[operator]
+                breaks += 1
+                if debug:
+                    print("FIFO", a.json, b.json, file=sys.stderr)
+    if not attempts:
+        return breaks
+    sends: dict[str, list[list[Any]]] = {}
+    for a in attempts:
+        if a[0] in bucket_of:
+            sends.setdefault(a[0], []).append(a)
+    for content, tries in sends.items():
+        issue = int(content.rsplit("-", 1)[1][1:])
+        for failed, retry in itertools.pairwise(tries):
+            for other, others in sends.items():
+                if (
+                    bucket_of[other] == bucket_of[content]
+                    and int(other.rsplit("-", 1)[1][1:]) > issue
+                    and failed[3] < others[0][1] < retry[1]
+                ):
+                    breaks += 1
+                    if debug:
+                        print("OVERTAKE", content, failed, other, others[0], retry, file=sys.stderr)
+    return breaks
+
+
+#: When the limiter granted the current attempt, and its order (the send task inherits them).
+GRANTED: contextvars.ContextVar[tuple[float, float]] = contextvars.ContextVar(
+    "granted", default=(0.0, -1.0)
+)
+#: When the client decided to retry the request of each order (after processing a failure).
+LEARNED: dict[float, float] = {}
+
+
+class LoggedTransport(httpx2.AsyncHTTPTransport):
+    """The client's own record of each attempt: content, granted, status, received."""
+
+    def __init__(self, log: list[list[Any]]) -> None:
+        limits = httpx2.Limits(
+            max_connections=64, max_keepalive_connections=64, keepalive_expiry=30.0
+        )
+        super().__init__(limits=limits)
+        self.log = log
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        content = None
+        if request.content[:1] == b"{":
+            content = json.loads(request.content).get("content")
+        granted, order = GRANTED.get()
+        response = await super().handle_async_request(request)
+        if isinstance(content, str):
+            self.log.append([content, granted, response.status_code, order])
+        return response
+
+
+def fates_of(requests: list[RecordedRequest]) -> dict[tuple[str, str], list[str]]:
+    """Each bucket's answers in the order its attempts reached the fake: the faults to replay
+    in the minimum (a user or global 429 is the client's own doing: left out)."""
+    fates: dict[tuple[str, str], list[str]] = {}
+    for r in sorted(requests, key=lambda r: r.time):
+        if r.status < 300:
+            fate = "ok"
+        elif r.status in (502, 503):
+            fate = "edge"
+        elif r.status == 429 and r.scope == "shared":
+            fate = "shared"
+        else:
+            continue
+        fates.setdefault((r.group, r.major), []).append(fate)
+    return fates
+
+
+async def race(
+    name: str, scenario: str, w: Workload, limit_s: float, channels: int
+) -> dict[str, Any]:
     async with serve_fake_discord(
         realistic=True, latency=LATENCY, global_limit=GLOBAL, seed=7
     ) as fake:
-        t0 = time.perf_counter()
-        error = ""
-        try:
-            await asyncio.wait_for(CLIENTS[name](fake, w), limit_s)
-        except Exception as exc:  # a client that fails still gets its row
-            error = f"{type(exc).__name__}: {exc}"[:120]
-        wall = time.perf_counter() - t0
+        if scenario == "mixed":
+            fake.faults(edge=EDGE, shared=SHARED, shared_retry_after=SHARED_AFTER)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(SELF),
+            "--child",
+            name,
+            "--base-url",
+            fake.base_url,
+            "--scenario",
+            scenario,
+            "--channels",
+            str(channels),
+            "--timeout",
+            str(limit_s),
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), limit_s + 60)
+        result = json.loads(out.decode().strip().splitlines()[-1])
         scopes = Counter(r.scope or "user" for r in fake.requests if r.status == 429)
         ok = sum(1 for r in fake.requests if 200 <= r.status < 300)
-    return {
+        requests = list(fake.requests)
+    minimum = w.minimum(fates=fates_of(requests) if scenario == "mixed" else None)
+    return result | {
         "name": name,
-        "wall": wall,
         "ok": ok,
         "scopes": scopes,
-        "error": error,
-        "sent": len(fake.requests),
+        "sent": len(requests),
+        "edge": sum(r.status in (502, 503) for r in requests),
+        "fifo": fifo_breaks(requests, result.pop("attempts")),
+        "minimum": minimum,
     }
 
 
@@ -233,43 +502,63 @@ async def limiter_cost(blocks: int = 20, per_block: int = 1_000) -> tuple[float,
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="today")
     parser.add_argument("--channels", type=int, default=6)
     parser.add_argument("--clients", default="ours,hikari,discordpy")
     parser.add_argument("--cost-only", action="store_true", help="only the per-request cost")
     parser.add_argument("--timeout", type=float, default=150.0)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    w = Workload(args.channels, **SCENARIOS[args.scenario])
+    if args.child:
+        print(json.dumps(await child(args.child, args.base_url, w, args.timeout)), flush=True)
+        return
     if args.cost_only:
         args.clients = ""
-    w = Workload(args.channels, creates=15, edits=10, reactions=12, gets=20)
-    minimum = w.minimum()
     print(
-        f"workload: {w.total} requests over {len(w.channels)} channels "
-        f"(per channel: 15 creates, then 10 edits + 12 reactions + 20 gets at once)"
+        f"scenario {args.scenario}: {w.total} requests over {len(w.channels)} channels (per "
+        f"channel: {w.creates} creates, then {w.edits} edits + {w.reactions} reactions + "
+        f"{w.gets} gets + {w.webhooks} regular-webhook executes at once)"
     )
     print(
         f"latency {LATENCY[0] * 1000:.0f}-{LATENCY[1] * 1000:.0f} ms; limits: messages 5/5 s, "
-        f"edits 5/5 s, reactions 1/0.25 s, reads 10/1 s (per channel), global 50/1 s"
+        f"edits 5/5 s, reactions 1/0.25 s, reads 10/1 s (per channel), webhooks 5/2 s, "
+        f"global 50/1 s"
+        + (
+            f"; faults: {EDGE:.0%} edge errors, {SHARED:.0%} shared 429s ({SHARED_AFTER} s)"
+            if args.scenario == "mixed"
+            else ""
+        )
     )
-    mean_trip = sum(LATENCY) / 4
-    print(
-        f"minimum (omniscient client, every one-way trip {LATENCY[0] * 500:.0f} ms): "
-        f"{minimum:.2f} s; with every trip at the mean ({mean_trip * 1000:.0f} ms): "
-        f"{w.minimum(mean_trip):.2f} s\n"
-    )
-    print(
-        "| client | wall (s) | throughput vs minimum | 2xx | sent | 429 user | 429 global "
-        "| 429 shared | error |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name in filter(None, args.clients.split(",")):
-        r = await race(name, w, args.timeout)
-        s = r["scopes"]
-        share = "failed" if r["error"] else f"{minimum / r['wall'] * 100:.1f}%"
+    if args.scenario == "today":
+        mean_trip = sum(LATENCY) / 4
         print(
-            f"| {name} | {r['wall']:.2f} | {share} | {r['ok']} | {r['sent']} | "
-            f"{s.get('user', 0)} | {s.get('global', 0)} | {s.get('shared', 0)} | {r['error']} |",
+            f"minimum (omniscient client, every one-way trip {LATENCY[0] * 500:.0f} ms): "
+            f"{w.minimum():.2f} s; with every trip at the mean ({mean_trip * 1000:.0f} ms): "
+            f"{w.minimum(mean_trip):.2f} s"
+        )
+    else:
+        print("minimum: per run, replaying the faults that run met (every trip 10 ms one way)")
+    print(
+        "\n| client | wall (s) | minimum (s) | throughput vs minimum | failed | 2xx | sent | edge "
+        "| 429 user | 429 global | 429 shared | FIFO breaks | worst stall (ms) "
+        "| worst iteration CPU (ms) | error |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in filter(None, args.clients.split(",")):
+        r = await race(name, args.scenario, w, args.timeout, args.channels)
+        s = r["scopes"]
+        share = "failed" if r["failed"] < 0 else f"{r['minimum'] / r['wall'] * 100:.1f}%"
+        print(
+            f"| {name} | {r['wall']:.2f} | {r['minimum']:.2f} | {share} | {r['failed']} | "
+            f"{r['ok']} | {r['sent']} | {r['edge']} | {s.get('user', 0)} | "
+            f"{s.get('global', 0)} | {s.get('shared', 0)} | {r['fifo']} | "
+            f"{r['stall_ms']:.1f} | {r['cpu_ms']:.1f} | {r['error']} |",
             flush=True,
         )
+    if args.clients and not args.cost_only:
+        return
     raw_us, ours_us = await limiter_cost()
     print(
         f"\nper request, network out (httpx2.MockTransport, 20 alternating blocks of 1,000 "

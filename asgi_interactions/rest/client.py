@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import dataclasses
 import functools
 import hashlib
+import importlib
 import itertools
 import logging
 import platform
 import random
+import socket
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx2
 import pydantic_core
@@ -22,14 +27,30 @@ from . import redact
 from .errors import (
     DiscordHTTPError,
     RateLimitedError,
+    RequestDeadlineError,
     ServerError,
     UnauthorizedError,
     error_for_status,
 )
+from .helpers import FileTuple, RestHelpers
+from .pacing import pacer
 from .ratelimit.base import BucketInfo
 from .ratelimit.limiter import Permit, RateLimiter
 from .ratelimit.memory import MemoryRateLimiter
 from .routes import Route
+from .wire import (
+    _NO_HEADERS,
+    WIRE_WAIT,
+    _bucket_info,
+    _code_message,
+    _decode,
+    _decode_error,
+    _float,
+    _query_string,
+    _quiet,
+    _rate_headers,
+    _Started,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "RestClient"]
 
@@ -38,13 +59,30 @@ _debug = functools.partial(log.isEnabledFor, logging.DEBUG)
 
 DEFAULT_BASE_URL = "https://discord.com/api/v10"
 _ORDER = itertools.count()  # requests' places in the limiter's queues (retries keep theirs)
-FileTuple = tuple[str, bytes]
 #: Methods whose repetition is harmless: retried after a timeout or a 500 too.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 #: Answers from Discord's edge that prove the request was not processed.
 EDGE_RETRYABLE = frozenset({502, 503, 504})
 #: Failures that happen before any byte of the request left: always safe to retry.
 NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+#: Retries after shared-scope 429s (a busy resource: Discord's doing, not ours).
+SHARED_RETRIES = 10
+#: Retries after edge errors (they use no rate limit; the delay grows from tens of ms to 2 s).
+EDGE_RETRIES = 8
+#: The global pool of requests without the bot's Authorization: Discord counts them per IP.
+_UNAUTH_KEY = "unauthenticated:" + hashlib.sha256(socket.gethostname().encode()).hexdigest()[:16]
+
+
+def _id_from_token(token: str | None) -> str | None:
+    """The bot's user id (its application's id) from a bot token's first segment."""
+    if not token:
+        return None
+    head = token.split(".", 1)[0]
+    try:
+        decoded = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded if decoded.isdigit() else None
 
 
 def _version() -> str:
@@ -60,7 +98,7 @@ USER_AGENT = (
 )
 
 
-class RestClient:
+class RestClient(RestHelpers):
     """An async client for Discord's REST API that obeys every rate limit.
 
     ``token`` is the bot token (``None`` for a client that only answers interactions: those
@@ -68,6 +106,12 @@ class RestClient:
     ``RedisRateLimiter`` to share limits with other processes and hosts. ``max_retries`` bounds
     retries after 429s and retryable failures; a wait longer than ``max_rate_limit`` seconds raises
     ``RateLimitedError`` instead. ``max_in_flight`` bounds concurrent requests on the wire.
+    ``application_id`` (default: read from the bot token, or learned from the first interaction
+    helper called) tells interaction webhooks, which are exempt from the global limit, from other
+    webhooks, which are not. A request not sent within ``request_deadline`` seconds raises
+    ``RequestDeadlineError``. Edge errors (502/503/504 without rate-limit headers, connections
+    that fail before sending) are retried after ``edge_retry_delay`` seconds (jittered, growing
+    while the edge keeps failing), in the request's place in its bucket.
 
     Use it as ``async with RestClient(token) as rest:`` or ``await rest.open()`` / ``await
     rest.close()`` (both idempotent); the app's lifespan does this for you.
@@ -86,8 +130,18 @@ class RestClient:
         max_in_flight: int = 64,
         retry_backoff: float = 0.5,
         transport: httpx2.AsyncBaseTransport | None = None,
+        application_id: int | str | None = None,
+        request_deadline: float = 900.0,
+        edge_retry_delay: float = 0.025,
     ) -> None:
         self._token = token
+        self._application_id = (
+            str(application_id) if application_id is not None else _id_from_token(token)
+        )
+        self.request_deadline = request_deadline
+        self.edge_retry_delay = edge_retry_delay
+        self._counted_webhooks: set[str] = set()  # got a global 429: not exempt after all
+        self._edge_streak = 0  # edge errors in a row, client-wide: the retry delay grows with it
         self.base_url = base_url.rstrip("/")
         self._own_limiter = rate_limiter is None
         self.rate_limiter: RateLimiter = rate_limiter or MemoryRateLimiter()
@@ -98,18 +152,52 @@ class RestClient:
         self.max_in_flight = max_in_flight
         self.retry_backoff = retry_backoff
         self._transport = transport
+        #: the bot's global pool (requests with its Authorization header), and this host's pool
+        #: of unauthenticated requests (Discord counts those per IP)
         self._global_key = (
-            "token:" + hashlib.sha256(token.encode()).hexdigest()[:24] if token else "anonymous"
+            "token:" + hashlib.sha256(token.encode()).hexdigest()[:24] if token else _UNAUTH_KEY
         )
         self._auth_header = f"Bot {token}"
         self._http: httpx2.AsyncClient | None = None
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._token_rejected = False
         self._detached: set[asyncio.Future[Any]] = set()
+        #: per bucket, the last granted request's "headers written" future (wire order)
+        self._wire: dict[str, asyncio.Future[None]] = {}
 
     def __repr__(self) -> str:
         token = "set" if self._token else "none"
         return f"<RestClient base_url={self.base_url!r} token={token} open={self.is_open}>"
+
+    @property
+    def application_id(self) -> str | None:
+        """The application's id, if known: from the argument, the bot token, or an interaction
+        helper's call (the app sets it when it learns it)."""
+        return self._application_id
+
+    @application_id.setter
+    def application_id(self, value: int | str | None) -> None:
+        self._application_id = None if value is None else str(value)
+
+    def _learn_application_id(self, application_id: int | str) -> None:
+        if self._application_id is None:
+            self._application_id = str(application_id)  # learned from the app's own call
+
+    def _pool(self, route: Route, use_token: bool) -> str | None:
+        """The global pool a request counts against (``None``: an interaction endpoint).
+
+        Discord exempts only interaction endpoints: the callback and the application's own
+        webhook. Any other webhook request counts against the bot's pool when it carries the
+        bot's Authorization, else against the host's unauthenticated pool.
+        """
+        if route.exempt_from_global:
+            return None
+        webhook = route.webhook_id
+        if webhook is not None and webhook == self._application_id:
+            if webhook not in self._counted_webhooks:
+                return None
+            return self._global_key if use_token else _UNAUTH_KEY
+        return self._global_key if use_token else _UNAUTH_KEY
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -122,6 +210,9 @@ class RestClient:
         """Open the connection pool (idempotent; ``request`` opens it on first use too)."""
         if self._http is None:
             redact.install()
+            # imported by the first connection otherwise, stalling the loop mid-burst
+            with contextlib.suppress(ImportError):
+                importlib.import_module("anyio._backends._asyncio")
             limits = httpx2.Limits(
                 max_connections=self.max_in_flight,
                 max_keepalive_connections=self.max_in_flight,
@@ -186,6 +277,7 @@ class RestClient:
         ``X-Audit-Log-Reason``. ``auth=False`` sends no Authorization header (interaction and
         webhook-token endpoints). Raises ``DiscordHTTPError`` subclasses.
         """
+        await pacer().turn()  # a burst of requests starts over several loop iterations
         route = Route(method, route_template, **path)
         use_token = auth and self._token is not None
         if use_token and self._token_rejected:
@@ -194,7 +286,7 @@ class RestClient:
             )
         if self._http is None:
             await self.open()
-        global_key = None if route.exempt_from_global else self._global_key
+        global_key = self._pool(route, use_token)
         headers: dict[str, str] = {}
         if use_token:
             headers["Authorization"] = self._auth_header
@@ -216,23 +308,37 @@ class RestClient:
             if query:
                 url += "?" + query
 
-        attempt = 0
-        order: int | None = None  # a retry keeps its first place in the queues
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_deadline
+        attempt = 0  # retries after 429s and 5xx
+        shared = 0  # retries after shared-scope 429s
+        edge = 0  # retries after edge errors (no rate limit used): more, and faster
+        sent = 0
+        order = next(_ORDER)  # a retry keeps its first place in the queues
         while True:
-            if order is None:
-                order = next(_ORDER)
-            permit = await self.rate_limiter.acquire(
-                route, global_key, order=order, max_wait=self.max_rate_limit
-            )
+            try:
+                async with asyncio.timeout_at(deadline):
+                    permit = await self.rate_limiter.acquire(
+                        route, global_key, order=order, max_wait=self.max_rate_limit
+                    )
+            except TimeoutError:
+                raise RequestDeadlineError(
+                    f"{route.display} was not sent within {self.request_deadline:.0f} s "
+                    f"(request_deadline): the rate limits did not free in time",
+                    route=route.display,
+                    sent_attempts=sent,
+                ) from None
+            sent += 1
             try:
                 response = await self._send(
                     permit, method, url, headers, content, multipart, use_token
                 )
             except NOT_SENT as exc:
-                if attempt >= self.max_retries:
+                if edge >= EDGE_RETRIES:
                     raise
-                attempt += 1
-                await self._backoff(attempt, route, repr(exc))
+                edge += 1
+                self.rate_limiter.note_retry(permit)
+                await self._edge_hold(permit, edge, route, repr(exc))
                 continue
             except httpx2.TransportError as exc:
                 if route.method not in IDEMPOTENT or attempt >= self.max_retries:
@@ -242,14 +348,48 @@ class RestClient:
                 continue
             status = response.status_code
             if status < 300:
+                self._edge_streak = 0
                 await permit.complete(_bucket_info(response, limited=False))
                 if _debug():
                     log.debug("%s -> %d", route.display, status)
                 return _decode(response)
-            retry = await self._handle_error(permit, route, response, attempt, use_token)
+            if status in EDGE_RETRYABLE and edge < EDGE_RETRIES:
+                # Discord's edge answered: the API never saw the request. Its place is kept.
+                if _rate_headers(response):  # the API did see it after all: count it
+                    await permit.complete(_bucket_info(response, limited=False))
+                else:
+                    permit.refund()
+                edge += 1
+                self.rate_limiter.note_retry(permit)
+                await self._edge_hold(permit, edge, route, f"HTTP {status}")
+                continue
+            retry = await self._handle_error(permit, route, response, attempt, use_token, shared)
+            self.rate_limiter.note_retry(permit)  # it did not raise: the request goes again
+            if status == 429 and response.headers.get("x-ratelimit-scope") == "shared":
+                shared += 1  # the resource is busy, not our doing: retried more times
+                continue
             attempt += 1
             if retry is None:  # 5xx: backoff
                 await self._backoff(attempt, route, f"HTTP {status}")
+            elif retry[1] is not None:
+                # a global 429 is waited in the pool it names, whatever this client believed
+                global_key = retry[1]
+
+    async def _edge_hold(self, permit: Permit, edge: int, route: Route, why: str) -> None:
+        """Hold the request's bucket for a short jittered delay, then let it retry first.
+
+        The delay starts in the tens of milliseconds and grows only while the edge keeps
+        failing (this request's retries, or the client's streak of edge errors). The bucket is
+        held (not slept on outside it) so the retry keeps its place ahead of later requests.
+        """
+        self._edge_streak += 1
+        step = max(edge, min(self._edge_streak // 8 + 1, edge + 3))
+        delay = min(2.0, self.edge_retry_delay * 2 ** (step - 1)) * random.uniform(0.6, 1.4)
+        if edge > 1 or _debug():
+            log.warning(
+                "%s failed at the edge (%s); retry %d in %.3f s", route.display, why, edge, delay
+            )
+        await self.rate_limiter.hold_bucket(permit, delay)
 
     async def _send(
         self,
@@ -271,7 +411,12 @@ class RestClient:
         """
         assert self._http is not None
         http = self._http
-        tracer = _Started()
+        # Requests of one bucket go on the wire in the order their permits were granted: a
+        # request on a fresh connection must not be overtaken by a later one on a warm one.
+        key = permit.bucket_key
+        before = self._wire.get(key)
+        on_wire = self._wire[key] = asyncio.get_running_loop().create_future()
+        tracer = _Started(on_wire)
         request = http.build_request(
             method,
             url,
@@ -283,9 +428,18 @@ class RestClient:
 
         async def send() -> httpx2.Response:
             async with self._in_flight:
+                if before is not None and not before.done():
+                    await asyncio.wait((before,), timeout=WIRE_WAIT)
                 return await http.send(request)
 
+        def sent(_: object) -> None:
+            if not on_wire.done():
+                on_wire.set_result(None)
+            if self._wire.get(key) is on_wire:
+                del self._wire[key]
+
         task = asyncio.ensure_future(send())
+        task.add_done_callback(sent)
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -348,11 +502,11 @@ class RestClient:
         retry_after = max(0.0, _float(body.get("retry_after")) or 0.0)
         if bool(body.get("global")) or scope == "global":
             scope = "global"
-            await self.rate_limiter.block_global(self._global_key, retry_after)
+            await self.rate_limiter.block_global(self._pool_of(permit, auth), retry_after)
             await permit.complete(_bucket_info(response, limited=False))
-        elif scope == "shared":
-            await self.rate_limiter.block_bucket(permit, retry_after)
-            await permit.complete(_bucket_info(response, limited=False))
+        elif scope == "shared":  # the slot was used, and the resource is closed a while
+            info = _bucket_info(response, limited=False) or _NO_HEADERS
+            await permit.complete(dataclasses.replace(info, block=retry_after))
         else:
             await permit.complete(
                 _bucket_info(response, limited=True, retry_after=retry_after)
@@ -365,10 +519,24 @@ class RestClient:
         )
         return body, scope, retry_after
 
+    def _pool_of(self, permit: Permit, auth: bool) -> str:
+        """The global pool a request was counted in; for one believed exempt, the pool Discord
+        counted it in (that of its Authorization header, or the host's)."""
+        if permit.global_key is not None:
+            return permit.global_key
+        return self._global_key if auth and self._token is not None else _UNAUTH_KEY
+
     async def _handle_error(
-        self, permit: Permit, route: Route, response: httpx2.Response, attempt: int, auth: bool
-    ) -> float | None:
-        """Record an error answer; return to retry (``None``: after a backoff) or raise."""
+        self,
+        permit: Permit,
+        route: Route,
+        response: httpx2.Response,
+        attempt: int,
+        auth: bool,
+        shared: int = 0,
+    ) -> tuple[float, str | None] | None:
+        """Record an error answer; return to retry (``None``: after a backoff; else the 429's
+        ``retry_after`` and, for a global 429, the pool it blocked) or raise."""
         status = response.status_code
         body, scope, retry_after = await self._record(permit, route, response, auth)
         if status == 429:
@@ -382,7 +550,8 @@ class RestClient:
                     retry_after=_float(response.headers.get("retry-after")),
                     scope=scope,
                 )
-            if attempt >= self.max_retries or retry_after > self.max_rate_limit:
+            spent = shared >= SHARED_RETRIES if scope == "shared" else attempt >= self.max_retries
+            if spent or retry_after > self.max_rate_limit:
                 exc = error_for_status(status, body, route=route.display)
                 raise RateLimitedError(
                     429,
@@ -393,7 +562,11 @@ class RestClient:
                     retry_after=retry_after,
                     scope=scope,
                 )
-            return retry_after
+            if scope != "global":
+                return retry_after, None
+            if permit.global_key is None and route.webhook_id is not None:
+                self._counted_webhooks.add(route.webhook_id)  # Discord counts it: so do we
+            return retry_after, self._pool_of(permit, auth)
         if status >= 500:
             retryable = status in EDGE_RETRYABLE or route.method in IDEMPOTENT
             if retryable and attempt < self.max_retries:
@@ -406,361 +579,6 @@ class RestClient:
         delay = min(10.0, self.retry_backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
         log.warning("%s failed (%s); retry %d in %.2f s", route.display, why, attempt, delay)
         await asyncio.sleep(delay)
-
-    # ---------------------------------------------------------------- typed helpers: messages
-
-    async def create_message(
-        self,
-        channel_id: int | str,
-        content: str | None = None,
-        *,
-        files: Sequence[FileTuple] | None = None,
-        **fields: Any,
-    ) -> Any:
-        """POST a message to a channel; ``fields`` are Create Message JSON fields (embeds, ...)."""
-        body = dict(fields)
-        if content is not None:
-            body["content"] = content
-        return await self.request(
-            "POST", "/channels/{channel_id}/messages", channel_id=channel_id, json=body, files=files
-        )
-
-    async def edit_message(
-        self,
-        channel_id: int | str,
-        message_id: int | str,
-        *,
-        files: Sequence[FileTuple] | None = None,
-        **fields: Any,
-    ) -> Any:
-        """PATCH a message; ``fields`` are Edit Message JSON fields (``content=None`` clears)."""
-        return await self.request(
-            "PATCH",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=channel_id,
-            message_id=message_id,
-            json=fields,
-            files=files,
-        )
-
-    async def delete_message(
-        self, channel_id: int | str, message_id: int | str, *, reason: str | None = None
-    ) -> None:
-        """DELETE a message (``reason`` goes to the audit log)."""
-        await self.request(
-            "DELETE",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=channel_id,
-            message_id=message_id,
-            reason=reason,
-        )
-
-    async def get_message(self, channel_id: int | str, message_id: int | str) -> Any:
-        """GET one message."""
-        return await self.request(
-            "GET",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=channel_id,
-            message_id=message_id,
-        )
-
-    async def add_reaction(self, channel_id: int | str, message_id: int | str, emoji: str) -> None:
-        """Add the bot's reaction: ``emoji`` is a unicode emoji or ``name:id`` for a custom one."""
-        await self.request(
-            "PUT",
-            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-            channel_id=channel_id,
-            message_id=message_id,
-            emoji=emoji,
-        )
-
-    async def get_channel(self, channel_id: int | str) -> Any:
-        """GET a channel."""
-        return await self.request("GET", "/channels/{channel_id}", channel_id=channel_id)
-
-    async def get_current_user(self) -> Any:
-        """GET the bot's own user (``/users/@me``)."""
-        return await self.request("GET", "/users/@me")
-
-    async def get_gateway_bot(self) -> Any:
-        """GET ``/gateway/bot``: the gateway URL, recommended shards and session start limit."""
-        return await self.request("GET", "/gateway/bot")
-
-    # ---------------------------------------------------------------- application commands
-
-    async def get_global_commands(
-        self, application_id: int | str, *, with_localizations: bool = True
-    ) -> Any:
-        """List the application's global commands (with every locale's names and descriptions
-        unless ``with_localizations=False``)."""
-        return await self.request(
-            "GET",
-            "/applications/{application_id}/commands",
-            params={"with_localizations": with_localizations},
-            application_id=application_id,
-        )
-
-    async def bulk_overwrite_global_commands(
-        self, application_id: int | str, commands: Sequence[Mapping[str, Any]]
-    ) -> Any:
-        """Replace all global commands with ``commands``; returns what Discord stored."""
-        return await self.request(
-            "PUT",
-            "/applications/{application_id}/commands",
-            application_id=application_id,
-            json=list(commands),
-        )
-
-    async def get_guild_commands(
-        self,
-        application_id: int | str,
-        guild_id: int | str,
-        *,
-        with_localizations: bool = True,
-    ) -> Any:
-        """List the application's commands in one guild (localizations as for
-        ``get_global_commands``)."""
-        return await self.request(
-            "GET",
-            "/applications/{application_id}/guilds/{guild_id}/commands",
-            params={"with_localizations": with_localizations},
-            application_id=application_id,
-            guild_id=guild_id,
-        )
-
-    async def bulk_overwrite_guild_commands(
-        self,
-        application_id: int | str,
-        guild_id: int | str,
-        commands: Sequence[Mapping[str, Any]],
-    ) -> Any:
-        """Replace all of one guild's commands with ``commands``."""
-        return await self.request(
-            "PUT",
-            "/applications/{application_id}/guilds/{guild_id}/commands",
-            application_id=application_id,
-            guild_id=guild_id,
-            json=list(commands),
-        )
-
-    # ---------------------------------------------------------------- interactions (no token)
-
-    async def create_interaction_response(
-        self,
-        interaction_id: int | str,
-        token: str,
-        payload: Mapping[str, Any],
-        files: Sequence[FileTuple] | None = None,
-        *,
-        with_response: bool = False,
-    ) -> Any:
-        """POST the interaction callback (``{"type": ..., "data": ...}``); ``None`` unless
-        ``with_response``."""
-        return await self.request(
-            "POST",
-            "/interactions/{interaction_id}/{interaction_token}/callback",
-            interaction_id=interaction_id,
-            interaction_token=token,
-            json=dict(payload),
-            files=files,
-            params={"with_response": True} if with_response else None,
-            auth=False,
-        )
-
-    async def get_original_response(self, application_id: int | str, token: str) -> Any:
-        """GET the original interaction response message."""
-        return await self._webhook("GET", "/messages/@original", application_id, token)
-
-    async def edit_original_response(
-        self,
-        application_id: int | str,
-        token: str,
-        payload: Mapping[str, Any],
-        files: Sequence[FileTuple] | None = None,
-    ) -> Any:
-        """PATCH the original interaction response (also how a deferred response is filled)."""
-        return await self._webhook(
-            "PATCH", "/messages/@original", application_id, token, payload, files
-        )
-
-    async def delete_original_response(self, application_id: int | str, token: str) -> None:
-        """DELETE the original interaction response."""
-        await self._webhook("DELETE", "/messages/@original", application_id, token)
-
-    async def create_followup(
-        self,
-        application_id: int | str,
-        token: str,
-        payload: Mapping[str, Any],
-        files: Sequence[FileTuple] | None = None,
-    ) -> Any:
-        """POST a follow-up message; returns the message."""
-        return await self._webhook("POST", "", application_id, token, payload, files)
-
-    async def get_followup(
-        self, application_id: int | str, token: str, message_id: int | str
-    ) -> Any:
-        """GET a follow-up message."""
-        return await self._webhook(
-            "GET", "/messages/{message_id}", application_id, token, message_id=message_id
-        )
-
-    async def edit_followup(
-        self,
-        application_id: int | str,
-        token: str,
-        message_id: int | str,
-        payload: Mapping[str, Any],
-        files: Sequence[FileTuple] | None = None,
-    ) -> Any:
-        """PATCH a follow-up message."""
-        return await self._webhook(
-            "PATCH",
-            "/messages/{message_id}",
-            application_id,
-            token,
-            payload,
-            files,
-            message_id=message_id,
-        )
-
-    async def delete_followup(
-        self, application_id: int | str, token: str, message_id: int | str
-    ) -> None:
-        """DELETE a follow-up message."""
-        await self._webhook(
-            "DELETE", "/messages/{message_id}", application_id, token, message_id=message_id
-        )
-
-    async def _webhook(
-        self,
-        method: str,
-        suffix: str,
-        application_id: int | str,
-        token: str,
-        payload: Mapping[str, Any] | None = None,
-        files: Sequence[FileTuple] | None = None,
-        **path: Any,
-    ) -> Any:
-        return await self.request(
-            method,
-            "/webhooks/{webhook_id}/{webhook_token}" + suffix,
-            webhook_id=application_id,
-            webhook_token=token,
-            json=dict(payload) if payload is not None else None,
-            files=files,
-            auth=False,
-            **path,
-        )
-
-
-# -------------------------------------------------------------------- response decoding
-
-
-def _quiet(task: asyncio.Future[Any]) -> None:
-    """Retrieve a background task's outcome so it is never reported as unhandled."""
-    if not task.cancelled():
-        task.exception()
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _query_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _query_string(params: Mapping[str, Any]) -> str:
-    """``params`` as a query string: booleans as ``true``/``false``, sequences as repeated keys
-    (Discord's array form), ``None`` values left out."""
-    pairs: list[tuple[str, str]] = []
-    for key, value in params.items():
-        if value is None:
-            continue
-        if isinstance(value, list | tuple):
-            pairs += [(key, _query_value(v)) for v in value if v is not None]
-        else:
-            pairs.append((key, _query_value(value)))
-    return urlencode(pairs)
-
-
-class _Started:
-    """HTTPX2 trace hook that notes when the request's first byte is about to leave."""
-
-    __slots__ = ("started",)
-
-    def __init__(self) -> None:
-        self.started = False
-
-    async def __call__(self, event: str, info: Any) -> None:
-        if not self.started and event.endswith("send_request_headers.started"):
-            self.started = True
-
-
-def _rate_headers(response: httpx2.Response) -> dict[bytes, bytes]:
-    """The ``X-RateLimit-*`` headers (lower-cased names), in one pass over the raw headers."""
-    found: dict[bytes, bytes] = {}
-    for name, value in response.headers.raw:
-        if len(name) > 12 and name[:12].lower() == b"x-ratelimit-":
-            found[name[12:].lower()] = value
-    return found
-
-
-def _bucket_info(
-    response: httpx2.Response, *, limited: bool, retry_after: float = 0.0
-) -> BucketInfo | None:
-    h = _rate_headers(response)
-    limit = h.get(b"limit")
-    remaining = h.get(b"remaining")
-    reset_after = _float(h.get(b"reset-after"))
-    if limit is None or remaining is None or reset_after is None:
-        return None if limited else _NO_HEADERS
-    bucket = h.get(b"bucket")
-    try:
-        return BucketInfo(
-            int(limit),
-            0 if limited else int(remaining),
-            max(reset_after, retry_after),
-            None if bucket is None else bucket.decode("ascii", "replace"),
-            limited=limited,
-            reset=None if limited else _float(h.get(b"reset")),
-        )
-    except ValueError:
-        return None if limited else _NO_HEADERS
-
-
-_NO_HEADERS = BucketInfo(None)
-
-
-def _decode(response: httpx2.Response) -> Any:
-    if response.status_code == 204 or not response.content:
-        return None
-    try:
-        return pydantic_core.from_json(response.content)
-    except ValueError:
-        return response.text
-
-
-def _decode_error(response: httpx2.Response) -> Any:
-    if "json" not in response.headers.get("content-type", ""):
-        return None
-    try:
-        return pydantic_core.from_json(response.content)
-    except ValueError:
-        return None
-
-
-def _code_message(body: Any) -> tuple[int, str]:
-    if isinstance(body, dict):
-        code = body.get("code")
-        return (code if isinstance(code, int) else 0), str(body.get("message", ""))
-    return 0, ""
 
 
 __all__ += ["DiscordHTTPError"]

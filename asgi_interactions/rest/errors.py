@@ -11,6 +11,7 @@ __all__ = [
     "InvalidRequestLimitError",
     "NotFoundError",
     "RateLimitedError",
+    "RequestDeadlineError",
     "RestError",
     "ServerError",
     "UnauthorizedError",
@@ -127,6 +128,17 @@ class InvalidRequestLimitError(RestError):
     Discord bans an IP for a while after 10,000 such answers in 10 minutes; the client stops far
     below that. Fix the cause (permissions, token, request pattern) rather than retrying.
     """
+
+
+class RequestDeadlineError(RestError):
+    """The request was not sent within ``request_deadline`` seconds of being made (default 15
+    minutes, the life of an interaction token): it waited for rate limits (or a rate-limit
+    store) that did not free in time. It was never sent unless ``sent_attempts`` says so."""
+
+    def __init__(self, message: str, *, route: str | None = None, sent_attempts: int = 0) -> None:
+        self.route = route
+        self.sent_attempts = sent_attempts
+        super().__init__(message)
 
 
 def error_for_status(status: int, body: Any, *, route: str | None = None) -> DiscordHTTPError:

@@ -32,7 +32,7 @@ def _digest(value: str) -> str:
 class _Template:
     """A route template parsed once: literal pieces, fields, major parameters, bucket route."""
 
-    __slots__ = ("bucket_route", "exempt", "fields", "majors", "pieces")
+    __slots__ = ("bucket_route", "exempt", "fields", "majors", "pieces", "token_webhook")
 
     def __init__(self, method: str, template: str) -> None:
         parsed = list(string.Formatter().parse(template))
@@ -48,9 +48,13 @@ class _Template:
             self.bucket_route = "REACTIONS /channels/{channel_id}"
         else:
             self.bucket_route = f"{method} {template}"
+        # Only interaction endpoints are exempt from the global limit: the callback, and the
+        # interaction webhook (written with ``{interaction_token}``). A ``{webhook_token}``
+        # route is exempt only if its webhook id is the application's (the client decides).
         self.exempt = template.startswith("/interactions/") or (
-            template.startswith("/webhooks/") and "{webhook_token}" in template
+            template.startswith("/webhooks/") and "{interaction_token}" in template
         )
+        self.token_webhook = template.startswith("/webhooks/{webhook_id}/{webhook_token}")
 
 
 @lru_cache(maxsize=1024)
@@ -121,8 +125,17 @@ class Route:
 
     @property
     def exempt_from_global(self) -> bool:
-        """Interaction callbacks and webhook-token routes are not under the global limit."""
+        """Whether the template alone makes this an interaction endpoint (exempt from the global
+        limit): the callback, or ``/webhooks/{application_id}/{interaction_token}...``."""
         return self._compiled.exempt
+
+    @property
+    def webhook_id(self) -> str | None:
+        """The id of a ``/webhooks/{webhook_id}/{webhook_token}...`` route (``None`` for other
+        routes): the route is an interaction endpoint if it is the application's id."""
+        if not self._compiled.token_webhook:
+            return None
+        return str(self.params["webhook_id"])
 
     @property
     def display(self) -> str:

@@ -26,7 +26,15 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+)
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -36,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from asgi_interactions.testing import APPLICATION_ID as TESTING_APPLICATION_ID
 from tests.serve import serve
 
 API_PREFIX = "/api/v10"
@@ -75,6 +84,10 @@ class RecordedRequest:
     scope: str | None = None  # X-RateLimit-Scope of a 429
     bucket: str | None = None  # "<hash>:<major>" the request was counted in
     route: str | None = None  # the route template that matched
+    answered: float = 0.0  # when the answer left (after the latency)
+    retry_after: float | None = None  # the retry_after of a 429
+    group: str = ""  # the bucket group of the route that matched
+    major: str = ""  # its major parameters' values, ":"-joined (its bucket's other half)
 
     @property
     def route_path(self) -> str:
@@ -170,6 +183,10 @@ class FakeDiscord:
     ) -> None:
         self.token = token
         self.application_id = application_id
+        #: webhooks of these ids are interaction webhooks (exempt from the global limit, their
+        #: executes answer with the message): the fake's application and the one
+        #: ``asgi_interactions.testing`` signs interactions for
+        self.interaction_apps = {application_id, int(TESTING_APPLICATION_ID)}
         self.bot_user_id = bot_user_id
         self.global_limit = global_limit
         self.latency = latency
@@ -192,6 +209,8 @@ class FakeDiscord:
             },
         }
         self.injections: list[Injection] = []
+        #: random faults (see ``faults``): edge and shared-429 probabilities, retry_after, filter
+        self._faults: tuple[float, float, float, Callable[[str, str], bool] | None] | None = None
         self.invalid_requests = 0  # 401, 403 and non-shared 429 answers, as Discord counts them
         self.in_flight = 0  # requests being handled now
         self.max_in_flight = 0  # the most ever handled at once
@@ -259,6 +278,20 @@ class FakeDiscord:
         return self.inject(
             429, body=body, headers=headers, times=times, path=path, method=method, skip=skip
         )
+
+    def faults(
+        self,
+        *,
+        edge: float = 0.0,
+        shared: float = 0.0,
+        shared_retry_after: float = 0.2,
+        match: Callable[[str, str], bool] | None = None,
+    ) -> None:
+        """Answer a random share of matching requests (``match(method, route path)``) from the
+        edge (``edge``: an HTML 502 or 503 without rate-limit headers, counted nowhere) or with
+        a shared-scope 429 (``shared``: counted in the global and bucket windows first, as
+        Discord's resource limits come after them). Draws use the fake's seeded generator."""
+        self._faults = (edge, shared, shared_retry_after, match)
 
     def set_limit(self, group: str, limit: int, window: float) -> None:
         """Change a bucket group's limit (takes effect for windows created afterwards)."""
@@ -347,6 +380,8 @@ class FakeDiscord:
                 files={},
                 time=time.monotonic(),
                 route=template,
+                group=group,
+                major=_major(request.path_params),
             )
             self.requests.append(rec)
             self.in_flight += 1
@@ -376,12 +411,16 @@ class FakeDiscord:
                     response = await handler(request, rec)
                 self._add_bucket_headers(response, rec)
             rec.status = response.status_code
+            if rec.status == 429 and response.body:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    rec.retry_after = float(json.loads(bytes(response.body))["retry_after"])
             if response.status_code in (401, 403) or (
                 response.status_code == 429 and rec.scope != "shared"
             ):
                 self.invalid_requests += 1
             if lat:
                 await asyncio.sleep(lat / 2)
+            rec.answered = time.monotonic()
             return response
 
         return endpoint
@@ -408,7 +447,22 @@ class FakeDiscord:
                 if inj.body is None:
                     return Response(b"", inj.status, inj.headers)
                 return JSONResponse(inj.body, inj.status, inj.headers)
+        shared_fault: float | None = None
+        if self._faults is not None:
+            edge, shared, shared_after, fmatch = self._faults
+            if fmatch is None or fmatch(rec.method, path):
+                draw = self._rng.random()
+                if draw < edge:
+                    status = 502 if self._rng.random() < 0.5 else 503
+                    return Response(_EDGE_PAGE % status, status, media_type="text/html")
+                if draw < edge + shared:
+                    shared_fault = shared_after
         auth = request.headers.get("authorization")
+        if (
+            kind == "webhook"
+            and int(request.path_params["webhook_id"]) not in self.interaction_apps
+        ):
+            kind = "regular-webhook"  # only the application's own webhook is exempt
         if kind == "bot" and (
             auth is None
             or not auth.startswith("Bot ")
@@ -438,12 +492,7 @@ class FakeDiscord:
                     },
                 )
             gw.log.append(now)
-        params = request.path_params
-        major = ":".join(
-            str(params[k])
-            for k in ("channel_id", "guild_id", "webhook_id", "webhook_token", "interaction_id")
-            if k in params
-        )
+        major = rec.major
         bucket_hash = self.bucket_hash(group)
         key2 = (bucket_hash, major)
         win = self._windows.get(key2)
@@ -465,6 +514,22 @@ class FakeDiscord:
                 headers,
             )
         win.log.append(now)
+        if shared_fault is not None:  # a resource limit: the slot above is used all the same
+            rec.scope = "shared"
+            headers = self._headers(win, bucket_hash, now)
+            headers.update(
+                {"Retry-After": str(math.ceil(shared_fault)), "X-RateLimit-Scope": "shared"}
+            )
+            return JSONResponse(
+                {
+                    "message": "The resource is being rate limited.",
+                    "retry_after": shared_fault,
+                    "global": False,
+                    "code": 40062,
+                },
+                429,
+                headers,
+            )
         return None
 
     def _headers(self, win: _Window, bucket_hash: str, now: float) -> dict[str, str]:
@@ -734,14 +799,17 @@ class FakeDiscord:
             and not body.get("components")
         ):
             return _error(400, 50006, "Cannot send an empty message")
+        regular = int(request.path_params["webhook_id"]) not in self.interaction_apps
         m = self._message(
             body,
             rec.files,
             channel_id=0,
             webhook_id=request.path_params["webhook_id"],
-            application_id=str(self.application_id),
+            application_id=None if regular else str(self.application_id),
         )
         self.followups.setdefault(token, []).append(m)
+        if regular and rec.query.get("wait") not in ("true", "True", "1"):
+            return Response(status_code=204)  # a regular webhook returns the message on wait
         return JSONResponse(m)
 
     def _followup(self, request: Request) -> dict[str, Any] | None:
@@ -816,6 +884,18 @@ class FakeDiscord:
         stored = self._stored_command(app, guild, cmd)
         existing.append(stored)
         return JSONResponse(stored, 201)
+
+
+def _major(params: Mapping[str, Any]) -> str:
+    """The values of a route's major parameters, ":"-joined: with the bucket hash, its bucket."""
+    return ":".join(
+        str(params[k])
+        for k in ("channel_id", "guild_id", "webhook_id", "webhook_token", "interaction_id")
+        if k in params
+    )
+
+
+_EDGE_PAGE = "<html><head><title>%d Bad Gateway</title></head><body>cloudflare</body></html>"
 
 
 def _error(status: int, code: int, message: str, errors: Any = None) -> JSONResponse:

@@ -11,6 +11,12 @@ the better of two schedules is kept, one that always sends whatever may go and o
 global slots free for a longer chain that needs them within the global window. Neither is
 optimal for every workload (the problem is a scheduling problem with sliding-window resources),
 so tests/rest/test_minimum.py checks the result against hand-proved minima, the bench's included.
+
+Faults (``fates``): each bucket's attempts, in the order they are sent, may be answered ``"ok"``,
+``"shared"`` (a shared-scope 429: it uses a bucket slot and a global slot, and nothing more may be
+sent in that bucket until ``retry_after`` after its answer; the request is sent again) or
+``"edge"`` (an edge error: it uses no slot, costs its own round trip, and the request is sent
+again). The schedule replays the fates a real run met, in each bucket's order.
 """
 
 from __future__ import annotations
@@ -50,10 +56,18 @@ def _free(glob: _Log, t: float, d_min: float) -> int:
 
 
 def _next_event(
-    t: float, pending: dict[Bucket, int], logs: dict[Bucket, _Log], glob: _Log | None, d_min: float
+    t: float,
+    pending: dict[Bucket, int],
+    logs: dict[Bucket, _Log],
+    glob: _Log | None,
+    d_min: float,
+    blocked: dict[Bucket, float] | None = None,
 ) -> float:
-    """The first moment after ``t`` at which a slot of a pending bucket or the global frees."""
+    """The first moment after ``t`` at which a slot of a pending bucket or the global frees (or
+    a bucket's block ends)."""
     times = [a + logs[b].window - d_min for b in pending for a in logs[b].arrivals]
+    if blocked:
+        times += [blocked[b] for b in pending if b in blocked]
     if glob is not None:
         times += [a + glob.window - d_min for a in glob.arrivals]
     later = [x for x in times if x > t]
@@ -108,17 +122,30 @@ def minimum_wall_time(
     *,
     d_min: float,
     trip: float,
+    fates: dict[Bucket, list[str]] | None = None,
+    retry_after: float = 0.0,
 ) -> float:
     """Seconds from the first send to the last answer; ``limits`` maps a bucket group to
     (limit, window), each (group, major) pair being its own bucket, as on Discord.
 
     The better of two schedules: sending whatever may go (longest chain first), and the same
     but keeping global slots free for a longer chain that needs them within the global window.
+    ``fates`` (see the module's docstring) lists some buckets' answers in the order of their
+    attempts; ``retry_after`` is what a shared 429 asks to wait.
     """
     if trip < d_min:
         raise ValueError("trip must be at least d_min")
     return min(
-        _schedule(phases, limits, global_limit, d_min=d_min, trip=trip, reserve=reserve)
+        _schedule(
+            phases,
+            limits,
+            global_limit,
+            d_min=d_min,
+            trip=trip,
+            reserve=reserve,
+            fates=fates or {},
+            retry_after=retry_after,
+        )
         for reserve in (False, True)
     )
 
@@ -131,9 +158,13 @@ def _schedule(
     d_min: float,
     trip: float,
     reserve: bool,
+    fates: dict[Bucket, list[str]],
+    retry_after: float,
 ) -> float:
     """One schedule of ``minimum_wall_time``: the time of its last answer."""
     logs: dict[Bucket, _Log] = {}
+    todo = {b: deque(f) for b, f in fates.items()}  # each bucket's fates still to meet
+    blocked: dict[Bucket, float] = {}  # buckets closed by a shared 429 until then
     glob = _Log(*global_limit) if global_limit is not None else None
     start = 0.0
     for phase in phases:
@@ -146,7 +177,17 @@ def _schedule(
 
         while pending:
             g_free = glob.free_at(d_min) if glob is not None else -math.inf
-            ready = [b for b in pending if max(logs[b].free_at(d_min), g_free) <= t]
+            # an edge error meets no limit: its attempt goes at once, the request stays pending
+            for b in pending:
+                fate = todo.get(b)
+                while fate and fate[0] == "edge" and blocked.get(b, -math.inf) <= t:
+                    fate.popleft()
+                    end = max(end, t + 2 * trip)
+            ready = [
+                b
+                for b in pending
+                if max(logs[b].free_at(d_min), g_free, blocked.get(b, -math.inf)) <= t
+            ]
             ready.sort(key=lambda r: _chain(logs, pending, r), reverse=True)  # stable
             chosen = next(
                 (
@@ -159,13 +200,17 @@ def _schedule(
                 None,
             )
             if chosen is None:
-                t = _next_event(t, pending, logs, glob, d_min)
+                t = _next_event(t, pending, logs, glob, d_min, blocked)
                 continue
             arrival = t + trip
             logs[chosen].add(arrival)
             if glob is not None:
                 glob.add(arrival)
             end = max(end, arrival + trip)
+            fate = todo.get(chosen)
+            if fate and fate.popleft() == "shared":
+                blocked[chosen] = arrival + trip + retry_after  # and the request is still due
+                continue
             pending[chosen] -= 1
             if not pending[chosen]:
                 del pending[chosen]

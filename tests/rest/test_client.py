@@ -117,14 +117,20 @@ async def test_token_never_in_logs_reprs_or_errors(caplog: pytest.LogCaptureFixt
     secret = "MTAwMDAwMDAwMDAwMDAwMDAw.Gsecret.bot-token-value"
     caplog.set_level(logging.DEBUG)
     async with serve_fake_discord(token=secret) as fake:
-        rest = RestClient(secret, base_url=fake.base_url, max_retries=1, retry_backoff=0.01)
+        rest = RestClient(
+            secret,
+            base_url=fake.base_url,
+            max_retries=1,
+            retry_backoff=0.01,
+            edge_retry_delay=0.001,
+        )
         assert secret not in repr(rest)
         async with rest:
             await rest.create_message(1, "x")
-            fake.inject(503, times=2)
+            fake.inject(503, times=20)
             with pytest.raises(Exception) as e1:
                 await rest.create_message(1, "y")
-            fake.inject_429(scope="shared", retry_after=0.01, times=2, path="/webhooks/")
+            fake.inject_429(scope="shared", retry_after=0.01, times=20, path="/webhooks/")
             with pytest.raises(Exception) as e2:
                 await rest.create_followup(1000, ITOKEN, {"content": "z"})
             fake.inject(401, body={"code": 0, "message": "401: Unauthorized"})

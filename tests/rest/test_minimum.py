@@ -73,3 +73,29 @@ def test_the_bench_workload_meets_its_hand_proved_bound() -> None:
     ]
     got = minimum_wall_time([phase1, phase2], REALISTIC_LIMITS, (50, 1.0), d_min=0.01, trip=0.01)
     assert got == pytest.approx(16.02)
+
+
+def test_a_shared_429_costs_its_bucket_a_slot_and_retry_after() -> None:
+    """2 per 1 s, 3 requests, 10 ms trips; the 2nd attempt gets a shared 429 (retry_after
+    0.5): arrivals 0.01 and 0.01 (the 429, answered at 0.02), then the bucket is closed until
+    0.52; the window frees at 1.01 - 0.01 = 1.00: arrivals 1.01, 1.01; answer 1.02. With an
+    edge error instead, no slot is used: 0.01, 0.01, then 1.01 for the third, answer 1.02; and
+    with the edge error on the last of two requests only its round trip counts: 0.04."""
+    phase = [("read", "1")] * 3
+    limits = {"read": (2, 1.0)}
+    shared = {("read", "1"): ["ok", "shared", "ok", "ok"]}
+    got = minimum_wall_time(
+        [phase], limits, None, d_min=0.01, trip=0.01, fates=shared, retry_after=0.5
+    )
+    assert got == pytest.approx(1.02)
+    edge = {("read", "1"): ["ok", "edge", "ok", "ok"]}
+    got = minimum_wall_time([phase], limits, None, d_min=0.01, trip=0.01, fates=edge)
+    assert got == pytest.approx(1.02)
+    shared_long = {("read", "1"): ["shared", "ok", "ok", "ok"]}
+    got = minimum_wall_time(
+        [phase], limits, None, d_min=0.01, trip=0.01, fates=shared_long, retry_after=1.5
+    )
+    # the 429 arrives at 0.01, answer 0.02: closed until 1.52; two slots free then (the one
+    # the 429 used frees at 1.00): arrivals 1.53, 1.53; the third is sent at 1.53 + 1 - 0.01,
+    # arrives 2.53, answer 2.54
+    assert got == pytest.approx(2.54)

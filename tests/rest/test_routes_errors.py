@@ -38,7 +38,8 @@ def test_webhook_token_is_major_hashed_and_masked() -> None:
         webhook_id=10,
         webhook_token=token,
     )
-    assert r.exempt_from_global
+    # exempt only if 10 is the application's id: the client decides (tests/rest/test_traffic.py)
+    assert not r.exempt_from_global and r.webhook_id == "10"
     assert token not in r.major and "webhook_id=10" in r.major
     assert token not in repr(r) and token not in r.display
     assert token in r.path
@@ -49,6 +50,14 @@ def test_webhook_token_is_major_hashed_and_masked() -> None:
         interaction_token=token,
     )
     assert cb.exempt_from_global and token not in cb.major + repr(cb)
+    followup = Route(
+        "POST",
+        "/webhooks/{application_id}/{interaction_token}",
+        application_id=10,
+        interaction_token=token,
+    )
+    assert followup.exempt_from_global and followup.webhook_id is None
+    assert token not in followup.major + repr(followup) + followup.display
     assert not Route("GET", "/channels/{channel_id}", channel_id=1).exempt_from_global
     assert not Route("GET", "/webhooks/{webhook_id}", webhook_id=1).exempt_from_global
 

@@ -21,7 +21,9 @@ class BucketInfo:
     ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset-After``; ``bucket`` from ``X-RateLimit-Bucket``.
     ``limited`` marks a route-scope 429: the store must believe it over its own estimate.
     ``reset`` is ``X-RateLimit-Reset`` (the server's epoch time at which that oldest slot frees):
-    two answers naming different ``reset`` values name different slots.
+    two answers naming different ``reset`` values name different slots. ``block``: grant nothing
+    in the bucket the answer names for that many seconds (a shared-scope 429's ``retry_after``),
+    applied with the rest of the answer, so no request slips in between.
     """
 
     limit: int | None
@@ -30,6 +32,7 @@ class BucketInfo:
     bucket: str | None = None
     limited: bool = False
     reset: float | None = None
+    block: float = 0.0
 
 
 class RateLimitStore(ABC):

@@ -21,15 +21,22 @@ log = logging.getLogger("asgi_interactions.rest.ratelimit")
 T = TypeVar("T")
 #: How many queues the global planning looks at per grant (bounds its cost under large backlogs).
 PLAN_SCAN = 32
+#: Seconds between checks while every request in front waits for a retry of its bucket.
+RETRY_POLL = 0.005
 
 
 class _Waiter:
     """One caller in a queue; ``turn`` resolves when it may talk to the store."""
 
-    __slots__ = ("bucket", "order", "turn")
+    __slots__ = ("bucket", "order", "seq", "turn")
 
-    def __init__(self, order: float, bucket: tuple[str, str, str] | None = None) -> None:
+    def __init__(
+        self, order: float, bucket: tuple[str, str, str] | None = None, seq: float = 0.0
+    ) -> None:
         self.order = order
+        #: the request's issue order: breaks ties in the global queue, so that requests of one
+        #: bucket (equal chains) take global slots in the order they were issued, retries first
+        self.seq = seq
         #: in the global queue: (route key, major, bucket queue key) of the request's bucket
         self.bucket = bucket
         self.turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -44,12 +51,14 @@ class _Queue:
     granted yet.
     """
 
-    __slots__ = ("active", "sleeping", "waiters")
+    __slots__ = ("active", "pool", "sleeping", "waiters")
 
     def __init__(self) -> None:
         self.waiters: list[_Waiter] = []
         self.active: _Waiter | None = None
         self.sleeping: asyncio.Future[None] | None = None
+        #: a bucket queue's global pool (its requests' ``global_key``; ``None``: exempt)
+        self.pool: str | None = None
 
 
 class Permit:
@@ -59,7 +68,16 @@ class Permit:
     answer) or ``refund`` (provably never sent) must be called; later calls are ignored.
     """
 
-    __slots__ = ("_done", "_limiter", "bucket_key", "global_key", "global_slot", "route", "ticket")
+    __slots__ = (
+        "_done",
+        "_limiter",
+        "bucket_key",
+        "global_key",
+        "global_slot",
+        "order",
+        "route",
+        "ticket",
+    )
 
     def __init__(
         self,
@@ -76,6 +94,7 @@ class Permit:
         self.ticket = ticket
         self.global_key = global_key
         self.global_slot = global_slot
+        self.order = 0.0  # the request's place (set by ``acquire``)
         self._done = False
 
     async def complete(self, info: BucketInfo | None) -> None:
@@ -132,6 +151,8 @@ class RateLimiter:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._invalid_local = 0
         self._orders = itertools.count(1 << 60)  # after any order a client hands in
+        # per bucket queue key: {order of a request about to be retried: until when it counts}
+        self._retrying: dict[str, dict[float, float]] = {}
 
     # ---------------------------------------------------------------- public
 
@@ -145,6 +166,47 @@ class RateLimiter:
         its place. Raises ``RateLimitedError`` if the wait would exceed ``max_wait`` and
         ``InvalidRequestLimitError`` if the invalid-request budget is spent.
         """
+        if order is None:
+            order = next(self._orders)
+        try:
+            permit = await self._acquire(route, global_key, order, max_wait)
+        finally:
+            if self._retrying:
+                self._retry_done(f"{route.bucket_route}\x00{route.major}", order)
+        permit.order = order
+        return permit
+
+    def note_retry(self, permit: Permit, within: float = 30.0) -> None:
+        """``permit``'s request will be sent again: until it has its permits back (or ``within``
+        seconds pass), later requests of its bucket wait behind it for the global limit too."""
+        route = permit.route
+        qkey = f"{route.bucket_route}\x00{route.major}"
+        loop = asyncio.get_running_loop()
+        self._retrying.setdefault(qkey, {})[permit.order] = loop.time() + within
+
+    def _retry_done(self, qkey: str, order: float) -> None:
+        pending = self._retrying.get(qkey)
+        if pending is not None and pending.pop(order, None) is not None and not pending:
+            del self._retrying[qkey]
+
+    def _behind_retry(self, qkey: str, order: float) -> bool:
+        """Whether an earlier request of this bucket is about to be retried."""
+        pending = self._retrying.get(qkey)
+        if not pending:
+            return False
+        now = asyncio.get_running_loop().time()
+        for o, until in list(pending.items()):
+            if until < now:
+                del pending[o]
+            elif o < order:
+                return True
+        if not pending:
+            del self._retrying[qkey]
+        return False
+
+    async def _acquire(
+        self, route: Route, global_key: str | None, order: float, max_wait: float
+    ) -> Permit:
         if self._invalid_local >= self.invalid_limit:
             count = await self._store_call(self.store.invalid_count(self.invalid_window))
             self._invalid_local = count
@@ -163,8 +225,6 @@ class RateLimiter:
             if ticket is not None:
                 granted = key, ticket
         if granted is None:
-            if order is None:
-                order = next(self._orders)
 
             async def take_bucket() -> tuple[tuple[str, int] | None, float, str]:
                 key, ticket, wait = await self._store_call(
@@ -182,6 +242,7 @@ class RateLimiter:
                 max_wait=max_wait,
                 what=route.display,
                 also_wake=_major_wake(major),
+                pool=global_key,
             )
         bucket_key, ticket = granted
         slot: str | None = None
@@ -191,7 +252,11 @@ class RateLimiter:
             chain = 0.0
             if store.sync:
                 chain = self._chain(route_key, major, qkey)
-                if gwake not in self._queues and self._plan_allows(gkey, chain)[0]:
+                if (
+                    gwake not in self._queues
+                    and not (self._retrying and self._behind_retry(qkey, order))
+                    and self._plan_allows(gkey, chain)[0]
+                ):
                     slot, _ = store.global_acquire_sync(gkey, self.global_limit, self.global_window)
             if slot is None:
 
@@ -200,6 +265,8 @@ class RateLimiter:
                         head = self._rank_global(gwake)
                         if head is None:
                             return None, 0.0, gwake  # another request goes first now
+                        if head == -math.inf:
+                            return None, RETRY_POLL, gwake
                         allowed, hold_off = self._plan_allows(gkey, head)
                         if not allowed:
                             return None, hold_off, gwake
@@ -221,6 +288,7 @@ class RateLimiter:
                         max_wait=max_wait,
                         what="global limit",
                         bucket=(route_key, major, qkey),
+                        seq=order,
                     )
                 except BaseException:
                     self._spawn(self._refund_bucket(bucket_key, major))
@@ -242,6 +310,12 @@ class RateLimiter:
     async def block_bucket(self, permit: Permit, seconds: float) -> None:
         """Hold the permit's bucket closed for ``seconds`` (a shared-scope 429)."""
         await self._store_call(self.store.bucket_block(permit.bucket_key, seconds))
+
+    async def hold_bucket(self, permit: Permit, seconds: float) -> None:
+        """Hold the permit's bucket for ``seconds`` while its request waits to be retried (an
+        edge error): the retry then goes first, and later requests wait no longer than that."""
+        await self._store_call(self.store.bucket_block(permit.bucket_key, seconds))
+        self._notify(permit.bucket_key)
 
     async def block_global(self, global_key: str, seconds: float) -> None:
         """Hold every non-exempt request of this token for ``seconds`` (a global 429)."""
@@ -268,10 +342,13 @@ class RateLimiter:
 
     def _rank_global(self, gwake: str) -> float | None:
         """Re-rank the global queue by each request's chain now (they shorten as buckets
-        drain): the head's chain, or ``None`` if another request is now ahead of it."""
+        drain): the head's chain, or ``None`` if another request is now ahead of it
+        (``-inf``: every request in front waits for an earlier one of its bucket to be retried).
+        """
         q = self._queues[gwake]
         head = q.waiters[0]
-        if len(q.waiters) > 1:
+        retrying = bool(self._retrying)
+        if len(q.waiters) > 1 or retrying:
             # only the front of a long queue (ranks go stale there first; bounded work per grant)
             front = q.waiters[:PLAN_SCAN]
             chains: dict[str, float] = {}
@@ -281,7 +358,9 @@ class RateLimiter:
                     if c is None:
                         c = chains[x.bucket[2]] = self._chain(*x.bucket)
                     x.order = -c
-            front.sort(key=_order)
+                    if retrying and self._behind_retry(x.bucket[2], x.seq):
+                        x.order = math.inf  # an earlier request of its bucket goes first
+            front.sort(key=_rank)
             q.waiters[: len(front)] = front
         return -head.order if q.waiters[0] is head else None
 
@@ -300,8 +379,8 @@ class RateLimiter:
         # the oldest PLAN_SCAN queues only: bounded work per grant however many buckets wait
         for qkey, q in itertools.islice(self._queues.items(), PLAN_SCAN):
             n = len(q.waiters)
-            if n == 0 or qkey.startswith("\x01"):
-                continue
+            if n == 0 or qkey.startswith("\x01") or q.pool != global_key:
+                continue  # empty, a global queue, or a bucket whose requests use another pool
             route_key, _, major = qkey.partition("\x00")
             shape = store.shape_sync(route_key, major)
             if shape is None or shape[2] is None:
@@ -348,14 +427,18 @@ class RateLimiter:
         what: str,
         also_wake: str | None = None,
         bucket: tuple[str, str, str] | None = None,
+        seq: float | None = None,
+        pool: str | None = None,
     ) -> T:
         """Queue in ``qkey`` and, once at the head, call ``take`` until it grants."""
         q = self._queues.get(qkey)
         if q is None:
             q = self._queues[qkey] = _Queue()
-        w = _Waiter(order, bucket)
+            q.pool = pool
+        w = _Waiter(order, bucket, order if seq is None else seq)
+        rank = _rank(w)
         i = len(q.waiters)
-        while i > 0 and q.waiters[i - 1].order > order:
+        while i > 0 and _rank(q.waiters[i - 1]) > rank:
             i -= 1
         q.waiters.insert(i, w)
         if i == 0 and q.sleeping is not None:
@@ -521,8 +604,8 @@ def _chain_of(n: int, limit: int, window: float) -> float:
     return (-(-n // max(limit, 1)) - 1 + 0.001) * window
 
 
-def _order(w: _Waiter) -> float:
-    return w.order
+def _rank(w: _Waiter) -> tuple[float, float]:
+    return w.order, w.seq
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

@@ -263,8 +263,12 @@ class MemoryStore(RateLimitStore):
                 b.reset_used = False
             return
         if info.limit is None:
-            if b is not None and b.limit is None and not info.limited:
+            if b is not None and b.limit is None and not info.limited and not info.block:
                 b.unlimited = True
+            if info.block:
+                if b is None:
+                    b = self._buckets[key] = _Bucket()
+                b.blocked_until = max(b.blocked_until, now + info.block)
             return
         target = key
         if info.bucket is not None:
@@ -343,6 +347,8 @@ class MemoryStore(RateLimitStore):
         b.limit = info.limit
         b.unlimited = False
         b.window = max(b.window, reset_after)
+        if info.block:
+            b.blocked_until = max(b.blocked_until, now + info.block)
 
     @staticmethod
     def _refill(b: _Bucket, now: float, reset_after: float, reset: float | None) -> None:

@@ -1,0 +1,89 @@
+"""Keeps a burst of requests from stalling the event loop: their starts are spread over loop
+iterations, a few milliseconds of work per iteration, in the order they were made."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+__all__ = ["Pacer"]
+
+#: Seconds of request starts per loop iteration before the rest wait for the next one.
+BUDGET = 0.002
+#: After this long without a start, a request opens a new slice at once.
+IDLE = 0.05
+
+
+class Pacer:
+    """FIFO gate in front of ``RestClient.request`` (one per event loop).
+
+    A request that comes while the current slice has used its budget waits; each later loop
+    iteration lets through as many as fit in the budget, by the measured cost of the last batch,
+    so timers and I/O (other tasks, the answers of requests in flight) run between batches.
+    """
+
+    __slots__ = ("_cost", "_loop", "_scheduled", "_start", "_waiting")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._start = -IDLE * 2  # when the current slice began (perf_counter seconds)
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._scheduled = False
+        self._cost = 0.0002  # seconds per request start, measured on each batch
+
+    async def turn(self) -> None:
+        """Return when this request may start its work."""
+        now = time.perf_counter()
+        if not self._waiting:
+            if now - self._start > IDLE:
+                self._start = now
+                return
+            if now - self._start < BUDGET:
+                return
+        fut = self._loop.create_future()
+        self._waiting.append(fut)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._release)
+        await fut
+
+    def _release(self) -> None:
+        """Start of an iteration: let one batch through, and measure it at its end."""
+        start = self._start = time.perf_counter()
+        n = 0
+        limit = max(1, int(BUDGET / self._cost))
+        while self._waiting and n < limit:
+            fut = self._waiting.popleft()
+            if not fut.done():  # a cancelled caller left its place
+                fut.set_result(None)
+                n += 1
+        if n == 0 and not self._waiting:
+            self._scheduled = False
+            return
+        # runs after the batch's tasks in the next iteration; the next batch the one after
+        self._loop.call_soon(self._measured, start, n)
+
+    def _measured(self, start: float, n: int) -> None:
+        if n:
+            cost = (time.perf_counter() - start) / n
+            self._cost = max(0.00002, 0.5 * self._cost + 0.5 * cost)
+        if self._waiting:
+            self._loop.call_soon(self._release)
+        else:
+            self._scheduled = False
+
+
+_pacers: dict[asyncio.AbstractEventLoop, Pacer] = {}
+
+
+def pacer() -> Pacer:
+    """The running loop's pacer."""
+    loop = asyncio.get_running_loop()
+    p = _pacers.get(loop)
+    if p is None:
+        if len(_pacers) > 8:  # loops that ended (tests start many): forget them
+            for old in [k for k in _pacers if k.is_closed()]:
+                del _pacers[old]
+        p = _pacers[loop] = Pacer(loop)
+    return p

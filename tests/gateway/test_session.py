@@ -66,6 +66,8 @@ async def test_identify_payload_and_ready(caplog: pytest.LogCaptureFixture) -> N
             assert 0 <= gw.latency < 1  # type: ignore[operator]
         finally:
             await gw.close()
+        # the fake records the close frame on its own thread: give it time under load
+        await wait_until(lambda: first.client_close_code is not None, 10, "the close frame")
         assert first.client_close_code == 1000, "closing ends the session with 1000"
         assert not gw.is_alive
         states = [r.getMessage() for r in caplog.records if "->" in r.getMessage()]

@@ -194,6 +194,8 @@ async def test_interaction_create_runs_the_apps_handlers(keys: KeyPair) -> None:
                 await wait_until(lambda: slow_payload["token"] in discord.originals, 10)
                 conn = fake.connections[0]
             assert not gw.is_alive, "the lifespan closed the gateway"
+            # the fake records the close frame on its own thread: give it time under load
+            await wait_until(lambda: conn.client_close_code is not None, 10, "the close frame")
             assert conn.client_close_code == 1000
             by_id = {c["interaction_id"]: c["payload"] for c in discord.callbacks}
             assert by_id[int(fast_payload["id"])] == {

@@ -47,7 +47,7 @@ class CommandOption(DiscordModel):
     """A data option: a subcommand/group (``options``) or a leaf (``value``); recursive."""
 
     name: str
-    type: int
+    type: int = 0  # 0: not sent (payloads of late 2020 had untyped options)
     value: OptionValue = None
     options: list[CommandOption] = Field(default_factory=list)
     focused: bool = False

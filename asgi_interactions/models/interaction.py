@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import Field, GetPydanticSchema, StrictInt, TypeAdapter, ValidationError
 from pydantic_core import core_schema
 
-from .base import DiscordModel, Permissions, Snowflake
+from .base import DiscordModel, OrEmpty, OrNone, Permissions, Snowflake
 from .channel import Channel
 from .data import ApplicationCommandData, ComponentData, ModalSubmitData
 from .guild import Member, PartialGuild
@@ -62,17 +62,17 @@ class Interaction(DiscordModel):
     token: str | None = Field(default=None, repr=False)  # a 15-minute credential: not in repr()
     version: int | None = None
     data: InteractionData | None = Field(default=None, union_mode="left_to_right")
-    guild: PartialGuild | None = None
+    guild: Annotated[PartialGuild | None, OrNone] = None
     guild_id: Snowflake | None = None
-    channel: Channel | None = None
+    channel: Annotated[Channel | None, OrNone] = None
     channel_id: Snowflake | None = None
-    member: Member | None = None
-    user: User | None = None
-    message: PartialMessage | None = None
+    member: Annotated[Member | None, OrNone] = None
+    user: Annotated[User | None, OrNone] = None
+    message: Annotated[PartialMessage | None, OrNone] = None
     app_permissions: Permissions | None = None
     locale: str | None = None
     guild_locale: str | None = None
-    entitlements: list[Entitlement] = Field(default_factory=list)
+    entitlements: Annotated[list[Entitlement], OrEmpty] = Field(default_factory=list)
     authorizing_integration_owners: dict[int, Snowflake] = Field(default_factory=dict)
     context: int | None = None
     attachment_size_limit: int | None = None

@@ -314,12 +314,40 @@ def test_only_type_is_required() -> None:
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        b'{"type": 2, "member": 5}',
+        b'{"type": 2, "user": {}, "channel": {}}',
+        b'{"type": 2, "member": {"user": {"id": "omitted"}}}',
+        b'{"type": 3, "message": {"id": []}, "guild": "x", "entitlements": [{"id": null}]}',
+    ],
+)
+def test_unreadable_nested_objects_are_left_out_not_refused(
+    body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signed interaction is not refused for a nested object we cannot read: it is dropped
+    (None, or an empty list) and one warning names the field, never the value."""
+    from asgi_interactions.models import base
+
+    base._warned.clear()
+    with caplog.at_level("WARNING", logger="asgi_interactions.models"):
+        for parse in (Interaction.model_validate_json, parse_interaction):
+            i = parse(body)
+            assert i.member is None and i.user is None and i.channel is None
+            assert i.message is None and i.guild is None and i.entitlements == []
+        Interaction.model_validate(json.loads(body))
+    fields = sorted(k for k, v in json.loads(body).items() if k != "type")
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == len(fields)  # once per field, not per parse
+    assert all("omitted" not in m for m in warned)
+
+
+@pytest.mark.parametrize(
     ("body", "kind", "loc"),
     [
         (b"[1, 2]", "model_type", ()),
         (b'{"id": "1"}', "missing", ("type",)),
         (b'{"type": "x"}', "int_type", ("type",)),
-        (b'{"type": 2, "member": 5}', "model_type", ("member",)),
         (b"{nope", "json_invalid", ()),
     ],
 )

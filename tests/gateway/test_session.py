@@ -518,3 +518,38 @@ async def test_bad_input_gets_clear_errors() -> None:
         await gw.update_presence("idle")
     assert gw.shard_for_guild(4194304 * 7) == 0
     assert Gateway("t", shard_count=4).shard_for_guild(4194304 * 7) == 3
+
+
+async def test_a_plain_listener_that_blocks_does_not_delay_heartbeats() -> None:
+    """Issue 12: a plain ``def`` listener runs in a worker thread; while it blocks for several
+    heartbeat intervals, the shard's beats keep their interval (judged by the fake's clock)."""
+    with serve_fake_gateway(heartbeat_interval=INTERVAL) as fake:
+        gw, rec = await started(fake)
+        done: list[int] = []
+
+        @gw.listen("MESSAGE_CREATE")
+        def blocking(event: object) -> None:
+            time.sleep(4 * INTERVAL / 1000)
+            done.append(event.data["n"])  # type: ignore[attr-defined]
+
+        try:
+            conn = fake.connections[0]
+            await wait_until(lambda: len(conn.heartbeats) >= 1, 10, "a first heartbeat")
+            before = len(conn.heartbeats)
+            await send_messages(fake, 0, 2)
+            lags = []  # the app's loop stays free too: the listener is not on it
+            while len(done) < 2 and len(lags) < 400:
+                started_at = time.monotonic()
+                await asyncio.sleep(0.02)
+                lags.append(time.monotonic() - started_at - 0.02)
+            await wait_until(lambda: len(done) == 2, 20, "the blocking listener")
+            assert max(lags) < 4 * INTERVAL / 1000 / 2, max(lags)
+            beats = conn.heartbeats[before - 1 :]
+            assert len(beats) >= 4, "beats went on while the listener blocked"
+            gaps = [b - a for a, b in itertools.pairwise(beats)]
+            # the interval is 0.4 s; a loaded machine may add a little, never a blocked listener
+            assert max(gaps) < INTERVAL / 1000 + 0.35, gaps
+            assert gw.shards[0].state == "ready" and gw.shards[0].reconnects == {}
+            exactly_once_in_order(rec, fake)
+        finally:
+            await asyncio.wait_for(gw.close(), 20)

@@ -38,6 +38,7 @@ from .interaction import (
     PingInteraction,
     parse_interaction,
 )
+from .lazy import parse_lazily
 from .message import Attachment, MessageEmbed, PartialMessage
 from .resolved import Mentionable, ResolvedData
 from .user import User
@@ -85,4 +86,5 @@ __all__ = [
     "TextInputStyle",
     "User",
     "parse_interaction",
+    "parse_lazily",
 ]

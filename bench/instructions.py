@@ -39,7 +39,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 APPS_DIR = BENCH_DIR / "apps"
 REPO_DIR = BENCH_DIR.parent
 sys.path.insert(0, str(APPS_DIR))
-sys.path.insert(0, str(REPO_DIR))
+sys.path.append(str(REPO_DIR))  # after PYTHONPATH: a child measures the package --lib names
 
 # name -> (label, "module:attr" or a special driver, request path)
 IMPLS: dict[str, tuple[str, str, str]] = {

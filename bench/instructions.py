@@ -105,6 +105,25 @@ class _Counting:
             self.lib.bench_stop()
 
 
+async def lifespan(app: Any) -> asyncio.Queue[dict[str, Any]]:
+    """Run the app's ASGI lifespan startup; the returned queue shuts it down. (Not inproc.py's:
+    that one puts this checkout first on sys.path, and --lib must decide what is measured.)"""
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await inbox.put({"type": "lifespan.startup"})
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(scope, inbox.get, outbox.put))
+    getter = asyncio.create_task(outbox.get())
+    await asyncio.wait({task, getter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    if getter.done():
+        if getter.result()["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"lifespan startup: {getter.result()}")
+    else:
+        getter.cancel()  # the app returned at once: it does not speak the lifespan protocol
+    inbox.task = task  # type: ignore[attr-defined]
+    return inbox
+
+
 def _freeze() -> None:
     """Freeze the heap after startup, for every configuration alike (ours does it by default).
 
@@ -119,8 +138,6 @@ def _freeze() -> None:
 
 async def _run_asgi(spec: str, path: str, requests: list[tuple[str, str, bytes]]) -> bytes:
     import importlib
-
-    from inproc import lifespan
 
     module, _, attr = spec.partition(":")
     app = getattr(importlib.import_module(module), attr)
@@ -188,6 +205,10 @@ def child(impl: str, scenario: str, request_file: str) -> None:
 
     requests = marshal.loads(Path(request_file).read_bytes())
     _, spec, path = IMPLS[impl]
+    if impl.startswith("ours"):  # the parent checks that --lib is what gets measured
+        import asgi_interactions
+
+        print(f"MEASURED {Path(asgi_interactions.__file__).parent.parent}", file=sys.stderr)
     if spec == "verify":
         _run_verify(requests)
         return
@@ -264,6 +285,9 @@ def count(
     ]  # fmt: skip
     run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800, check=False)
     match = COLLECTED_RE.search(run.stderr)
+    measured = re.search(r"MEASURED (.*)", run.stderr)
+    if measured is not None and Path(measured.group(1)).resolve() != lib.resolve():
+        raise RuntimeError(f"{impl} measured the package in {measured.group(1)}, not {lib}")
     if run.returncode != 0 or match is None:
         tail = "\n".join(line for line in run.stderr.splitlines() if not line.startswith("=="))
         raise RuntimeError(f"{impl} {scenario} n={n} failed ({run.returncode}):\n{tail[-2000:]}")

@@ -11,9 +11,11 @@ the kept body, with the same models and types as a full ``Interaction.model_vali
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
 if TYPE_CHECKING:
     from .interaction import Interaction
@@ -123,14 +125,25 @@ class LazyFields:
 class _Parsers:
     """The two validators, built on first use from ``Interaction``'s own field definitions."""
 
-    eager: ClassVar[TypeAdapter[Any] | None] = None
+    eager: ClassVar[SchemaValidator | None] = None
     deferred: ClassVar[TypeAdapter[Any] | None] = None
-    classes: ClassVar[dict[int, type[Interaction]]] = {}
-    data_types: ClassVar[dict[int, tuple[type, ...]]] = {}
+    public: ClassVar[dict[type, type[Interaction]]] = {}  # eager model -> public subclass
 
 
-def _build() -> TypeAdapter[Any]:
-    from .data import ApplicationCommandData, ComponentData, ModalSubmitData
+def _model(cls: type[BaseModel], names: Any, extra: str) -> type[BaseModel]:
+    """A model of ``cls``'s fields ``names`` (same types and settings), with ``extra`` behaviour."""
+    fields = cls.model_fields
+    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        cls.__name__,
+        __config__=ConfigDict(**{**cls.model_config, "extra": extra}),  # type: ignore[typeddict-item]
+        **{n: (fields[n].annotation, fields[n]) for n in names},
+    )
+    return model
+
+
+def _build() -> SchemaValidator:
+    """A tagged union on ``type`` of one eager model per public subclass (its fields but the
+    deferred ones, unknown fields ignored); ``type`` stays a strict integer inside each."""
     from .interaction import (
         AutocompleteInteraction,
         CommandInteraction,
@@ -140,64 +153,52 @@ def _build() -> TypeAdapter[Any]:
         PingInteraction,
     )
 
-    config = dict(Interaction.model_config)
-    fields = Interaction.model_fields
-    eager = create_model(  # type: ignore[call-overload]
-        "Interaction",
-        __config__=ConfigDict(**{**config, "extra": "ignore"}),  # type: ignore[typeddict-item]
-        **{n: (f.annotation, f) for n, f in fields.items() if n not in DEFERRED_FIELDS},
-    )
-    deferred = create_model(  # type: ignore[call-overload]
-        "Interaction",
-        __config__=ConfigDict(**{**config, "extra": "allow"}),  # type: ignore[typeddict-item]
-        **{n: (f.annotation, f) for n, f in fields.items() if n in DEFERRED_FIELDS},
-    )
-    _Parsers.deferred = TypeAdapter(deferred)
-    command = (ApplicationCommandData, dict, type(None))
-    _Parsers.classes = {
+    classes: dict[int, type[Interaction]] = {
         1: PingInteraction,
         2: CommandInteraction,
         3: ComponentInteraction,
         4: AutocompleteInteraction,
         5: ModalSubmitInteraction,
     }
-    # What each subclass's ``data`` would have become; anything else: validate the usual way.
-    _Parsers.data_types = {
-        2: command,
-        3: (ComponentData, dict, type(None)),
-        4: command,
-        5: (ModalSubmitData, dict, type(None)),
-    }
-    adapter: TypeAdapter[Any] = TypeAdapter(eager)
-    _Parsers.eager = adapter
-    return adapter
+    choices: dict[Hashable, CoreSchema] = {}
+    definitions: dict[str, CoreSchema] = {}
+    for tag, cls in classes.items():
+        names = [n for n in cls.model_fields if n not in DEFERRED_FIELDS]
+        schema: Any = _model(cls, names, "ignore").__pydantic_core_schema__
+        if schema["type"] == "definitions":
+            for definition in schema["definitions"]:
+                definitions[definition["ref"]] = definition
+            schema = schema["schema"]
+        _Parsers.public[schema["cls"]] = cls
+        choices[tag] = schema
+    union = core_schema.tagged_union_schema(choices, discriminator="type")
+    eager = SchemaValidator(core_schema.definitions_schema(union, list(definitions.values())))
+    deferred = _model(Interaction, DEFERRED_FIELDS, "allow")
+    _Parsers.deferred = TypeAdapter(deferred)
+    _Parsers.eager = eager
+    return eager
 
 
 def parse_lazily(body: bytes | bytearray | str) -> Interaction:
     """Parse a request body like ``Interaction.model_validate_json``, deferring the fields above.
 
-    Bodies the fast path cannot type with certainty go through ``Interaction.model_validate_json``
-    (so invalid ones raise the same ValidationError); the deferred fields are validated on first
-    use and may raise ValidationError then.
+    Bodies the fast path cannot type with certainty (an unknown ``type``, or anything invalid) go
+    through ``Interaction.model_validate_json``, so invalid ones raise the same ValidationError;
+    the deferred fields are validated on first use and may raise ValidationError then.
     """
-    adapter = _Parsers.eager or _build()
+    validator = _Parsers.eager or _build()
     try:
-        core: BaseModel = adapter.validate_json(body)
+        eager = validator.validate_json(body)
     except ValidationError:
-        core = None  # type: ignore[assignment]
-    if core is not None:
-        values = core.__dict__
-        itype = values["type"]
-        cls = _Parsers.classes.get(itype)
-        expected = _Parsers.data_types.get(itype)
-        if cls is not None and (expected is None or isinstance(values["data"], expected)):
-            instance = cls.__new__(cls)
-            object.__setattr__(instance, "__dict__", values)
-            object.__setattr__(instance, "__pydantic_fields_set__", core.__pydantic_fields_set__)
-            object.__setattr__(instance, "__pydantic_extra__", {})
-            kept = body if isinstance(body, bytes | str) else bytes(body)
-            object.__setattr__(instance, "__pydantic_private__", {_BODY: kept})
-            return instance
-    from .interaction import Interaction
+        from .interaction import Interaction
 
-    return Interaction.model_validate_json(body)
+        return Interaction.model_validate_json(body)
+    cls = _Parsers.public[type(eager)]
+    instance = cls.__new__(cls)
+    kept = body if isinstance(body, bytes | str) else bytes(body)
+    setattr_ = object.__setattr__
+    setattr_(instance, "__dict__", eager.__dict__)
+    setattr_(instance, "__pydantic_fields_set__", eager.__pydantic_fields_set__)
+    setattr_(instance, "__pydantic_extra__", {})
+    setattr_(instance, "__pydantic_private__", {_BODY: kept})
+    return instance

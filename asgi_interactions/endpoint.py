@@ -17,7 +17,8 @@ from starlette.types import Receive, Scope, Send
 
 from .body import BUSY, TIMED_OUT, TOO_LARGE, BodyReader, BodyRejected, current_task
 from .context import InitialResponse
-from .models import Interaction, InteractionType, parse_lazily
+from .models import Interaction, InteractionType
+from .models.lazy import parse_lazily
 from .runner import FAILED_TEXT, FAILURE_EDIT_RESERVE, Runner, notice
 from .verify import SignatureVerifier, VerificationError
 

@@ -38,7 +38,6 @@ from .interaction import (
     PingInteraction,
     parse_interaction,
 )
-from .lazy import parse_lazily
 from .message import Attachment, MessageEmbed, PartialMessage
 from .resolved import Mentionable, ResolvedData
 from .user import User
@@ -86,5 +85,4 @@ __all__ = [
     "TextInputStyle",
     "User",
     "parse_interaction",
-    "parse_lazily",
 ]

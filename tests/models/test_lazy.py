@@ -17,9 +17,8 @@ from asgi_interactions.models import (
     ComponentInteraction,
     Interaction,
     Member,
-    parse_lazily,
 )
-from asgi_interactions.models.lazy import DEFERRED_FIELDS
+from asgi_interactions.models.lazy import DEFERRED_FIELDS, parse_lazily
 from asgi_interactions.testing import interaction_payload
 from tests.models import payloads as p
 

@@ -8,7 +8,7 @@ import pickle
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -109,6 +109,7 @@ def test_an_assignment_before_first_use_is_kept() -> None:
     assert lazy.model_dump()["member"]["nick"] == "set by hand"
 
 
+@settings(deadline=None)  # the first example builds the validators; the machine may be busy
 @given(
     itype=st.integers(min_value=-3, max_value=12),
     extra=st.dictionaries(

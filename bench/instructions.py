@@ -49,6 +49,11 @@ IMPLS: dict[str, tuple[str, str, str]] = {
     "starlette": ("Starlette, hand-written", "starlette_app:app", "/interactions"),
     "hikari": ("hikari 2.7 RESTBot.on_interaction", "hikari", ""),
     "ours": ("ours, defaults, mounted in FastAPI", "ours_mounted:app", "/interactions"),
+    "ours-starlette": (
+        "ours, defaults, mounted in Starlette",
+        "ours_mounted:starlette_app",
+        "/interactions",
+    ),
     "ours-bare": ("ours, defaults, alone", "ours_defaults:app", "/"),
     "ours-cmd": ("ours, replay cache off, alone (endpoint bench)", "ours_cmd:app", "/"),
 }

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fixtures import PUBLIC_KEY_HEX
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from asgi_interactions import Context, InteractionApp
 
@@ -24,3 +26,6 @@ async def echo(ctx: Context, text: str) -> str:
 
 app = FastAPI(lifespan=bot.lifespan)
 app.mount("/interactions", bot)
+
+# The same bot in a plain Starlette parent (bench/instructions.py's `ours-starlette`).
+starlette_app = Starlette(routes=[Mount("/interactions", bot)], lifespan=bot.lifespan)

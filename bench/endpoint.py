@@ -57,6 +57,7 @@ class Impl:
     scenarios: tuple[str, ...]
     module: str | None = None  # uvicorn "module:attr" (app dir = bench/apps)
     script: tuple[str, ...] = ()  # or a script that takes --port
+    lib: Path | None = None  # the asgi_interactions to import (default: this checkout)
 
     def argv(self, python: str, port: int) -> list[str]:
         """The server's command line, pinned to the server CPU."""
@@ -223,7 +224,8 @@ def running(
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """Start the server, wait until it answers a PING, and stop it afterwards."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_DIR), str(APPS_DIR)])}
+    lib = impl.lib or REPO_DIR
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(lib), str(APPS_DIR)])}
     log = (logdir / f"{impl.name}.log").open("ab")
     proc = subprocess.Popen(
         [*wrapper, *impl.argv(python, port)],
@@ -616,6 +618,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated subset of ping,echo,badsig,calc,vote",
     )
     p.add_argument("--python", default=sys.executable, help="interpreter for the servers")
+    p.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="also run ours-mounted on the asgi_interactions in DIR (e.g. a worktree of an older "
+        "commit) as `ours-before`, interleaved with the others",
+    )
     p.add_argument("--json", type=Path, help="also write raw samples here")
     p.add_argument(
         "--profile",
@@ -648,6 +657,17 @@ def main(argv: list[str] | None = None) -> Results:
         return Results()
     wanted = [s for s in args.scenarios.split(",") if s]
     impls = [i for i in args.impls.split(",") if i]
+    if args.before is not None:
+        mounted = IMPLS["ours-mounted"]
+        IMPLS["ours-before"] = Impl(
+            "ours-before",
+            f"ours-mounted on {args.before}",
+            mounted.path,
+            mounted.scenarios,
+            module=mounted.module,
+            lib=args.before.resolve(),
+        )
+        impls.append("ours-before")
     for name in impls:
         if name not in IMPLS:
             sys.exit(f"unknown implementation {name!r}; known: {', '.join(IMPLS)}")

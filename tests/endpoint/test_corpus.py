@@ -1,4 +1,4 @@
-"""Every real interaction body of the shared corpus reaches its handler as full validation sees it."""
+"""Every real interaction body of the shared corpus reaches its handler as a full parse sees it."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ from .lifespan import (
     close_within,
     fix_mounts,
     freeze_heap_once,
+    install_front_door,
     parent_lifespan,
 )
 from .models import Interaction, InteractionType
@@ -314,8 +315,14 @@ class InteractionApp:
 
         Given the parent app, it also makes ``POST /prefix`` (no trailing slash) reach a bot
         mounted with ``app.mount("/prefix", bot)``: Discord does not follow Starlette's 307.
+        When the parent has no middleware of its own, those POSTs then skip its routing layers.
         """
-        return parent_lifespan(self._lifecycle, self.fix_mounts, app)
+        return parent_lifespan(self._lifecycle, self._prepare_parent, app)
+
+    def _prepare_parent(self, app: Any) -> int:
+        added = fix_mounts(self, app)
+        install_front_door(self, app)
+        return added
 
     def fix_mounts(self, app: Any) -> int:
         """Add a no-trailing-slash route before every Starlette ``Mount`` of this bot in ``app``."""

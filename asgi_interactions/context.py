@@ -26,18 +26,29 @@ class InitialResponse:
     so ``await ctx.defer()`` returns only when a follow-up may follow.
     """
 
-    __slots__ = ("deferred", "files", "payload", "sent")
+    __slots__ = ("_done", "_sent", "deferred", "files", "payload")
 
     def __init__(self, payload: dict[str, Any], files: Files, *, deferred: bool = False) -> None:
         self.payload = payload
         self.files = files
         self.deferred = deferred
-        self.sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._done = False
+        self._sent: asyncio.Future[None] | None = None  # made when first awaited: most never are
+
+    @property
+    def sent(self) -> asyncio.Future[None]:
+        """Resolves once the response is out (or its delivery failed)."""
+        if self._sent is None:
+            self._sent = asyncio.get_running_loop().create_future()
+            if self._done:
+                self._sent.set_result(None)
+        return self._sent
 
     def mark_sent(self) -> None:
         """Resolve ``sent`` (idempotent): whoever delivers the response calls it, failed or not."""
-        if not self.sent.done():
-            self.sent.set_result(None)
+        self._done = True
+        if self._sent is not None and not self._sent.done():
+            self._sent.set_result(None)
 
 
 class Context:

@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from .body import BUSY, TIMED_OUT, TOO_LARGE, BodyReader, BodyRejected, current_task
 from .context import InitialResponse
 from .models import Interaction, InteractionType
+from .models.lazy import parse_lazily
 from .runner import FAILED_TEXT, FAILURE_EDIT_RESERVE, Runner, notice
 from .verify import SignatureVerifier, VerificationError
 
@@ -162,7 +163,7 @@ class Endpoint:
             return
 
         try:
-            interaction = Interaction.model_validate_json(body)
+            interaction = parse_lazily(body)
         except ValidationError as exc:
             await reply(send, 400, error_body(_describe_invalid(exc)))
             return

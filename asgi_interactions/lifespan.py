@@ -19,7 +19,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 if TYPE_CHECKING:
     from .rest import RestClient
 
-__all__ = ["Lifecycle", "Service", "close_reserve", "close_within", "fix_mounts"]
+__all__ = [
+    "FrontDoor",
+    "Lifecycle",
+    "Service",
+    "close_reserve",
+    "close_within",
+    "fix_mounts",
+    "install_front_door",
+]
 
 log = logging.getLogger("asgi_interactions.lifespan")
 
@@ -208,6 +216,78 @@ def fix_mounts(bot: ASGIApp, app: Any) -> int:
     if routes is None:
         routes = getattr(app, "routes", None)
     return walk(routes) if isinstance(routes, list) else 0
+
+
+class FrontDoor:
+    """Sends a parent app's ``POST /prefix`` and ``POST /prefix/`` straight to the mounted bot.
+
+    Installed by ``bot.lifespan(app)`` in place of the parent's middleware stack when that stack
+    holds only the framework's own middleware: the bot answers these requests whole, so the
+    parent's exception, body-limit and routing layers (~100k instructions a request in FastAPI)
+    would do nothing but cost. Every other request takes the parent's usual path.
+    """
+
+    __slots__ = ("app", "bot", "paths")
+
+    def __init__(self, app: ASGIApp, bot: ASGIApp, paths: dict[str, str]) -> None:
+        self.app = app
+        self.bot = bot
+        self.paths = paths  # request path -> the mount prefix (the bot's root_path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            prefix = self.paths.get(scope["path"])
+            if prefix is not None:
+                scope["root_path"] = prefix  # what Starlette's Mount gives the bot
+                await self.bot(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def install_front_door(bot: ASGIApp, app: Any) -> bool:
+    """Put a ``FrontDoor`` before a Starlette/FastAPI parent's middleware stack, when safe.
+
+    Safe means: the stack is built (the parent's lifespan is running), the parent has no user
+    middleware and no handler for 500/``Exception`` (both must keep seeing every request), and
+    for each path the bot's ``Mount`` (or its no-slash route) is the route Starlette would pick
+    for a POST. Returns whether it was installed.
+    """
+    stack = getattr(app, "middleware_stack", None)
+    router = getattr(app, "router", None)
+    routes = getattr(router, "routes", None)
+    if stack is None or isinstance(stack, FrontDoor) or not isinstance(routes, list):
+        return False
+    if getattr(app, "user_middleware", None) or any(
+        key in (500, Exception) for key in getattr(app, "exception_handlers", {})
+    ):
+        return False
+    from starlette.routing import Match, Mount, Route
+
+    def serves_bot(route: Any) -> bool:
+        if isinstance(route, Mount):
+            return route.app is bot
+        endpoint = getattr(route, "endpoint", None)
+        return isinstance(route, Route) and isinstance(endpoint, MountAlias) and endpoint.app is bot
+
+    paths: dict[str, str] = {}
+    for route in routes:
+        if not (isinstance(route, Mount) and route.app is bot and route.path):
+            continue
+        for path in (route.path, route.path + "/"):
+            probe = {"type": "http", "method": "POST", "path": path, "root_path": "",
+                     "headers": [], "query_string": b""}  # fmt: skip
+            try:
+                first = next(r for r in routes if r.matches(dict(probe))[0] == Match.FULL)
+            except Exception:  # a custom route that cannot take a probe: leave routing alone
+                return False
+            if not serves_bot(first):
+                return False
+            paths[path] = route.path
+    if not paths:
+        return False
+    app.middleware_stack = FrontDoor(stack, bot, paths)
+    log.debug("front door: %s served straight by the bot", ", ".join(sorted(paths)))
+    return True
 
 
 _heap_frozen = False

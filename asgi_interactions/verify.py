@@ -16,6 +16,7 @@ from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
+from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
@@ -182,7 +183,14 @@ class SharedReplayStore:
 class SignatureVerifier:
     """Checks the two signature headers of a request against the application's public key."""
 
-    __slots__ = ("_clock", "_key", "replay_cache", "shared_replay", "timestamp_tolerance")
+    __slots__ = (
+        "_clock",
+        "_key",
+        "_key_bytes",
+        "replay_cache",
+        "shared_replay",
+        "timestamp_tolerance",
+    )
 
     def __init__(
         self,
@@ -194,6 +202,7 @@ class SignatureVerifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = load_public_key(public_key)
+        self._key_bytes = bytes(self._key)
         self.timestamp_tolerance = timestamp_tolerance
         self.replay_cache = replay_cache
         self.shared_replay = shared_replay
@@ -226,7 +235,8 @@ class SignatureVerifier:
         else:
             sent = _stamp(timestamp)
         try:
-            self._key.verify(timestamp + body, sig)
+            # VerifyKey.verify(timestamp + body, sig) without its checks and one of its copies.
+            crypto_sign_open(b"".join((sig, timestamp, body)), self._key_bytes)
         except BadSignatureError:
             raise VerificationError("invalid request signature") from None
         return sig, sent, now

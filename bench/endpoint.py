@@ -34,15 +34,16 @@ BENCH_DIR = Path(__file__).resolve().parent
 APPS_DIR = BENCH_DIR / "apps"
 REPO_DIR = BENCH_DIR.parent
 LUA = BENCH_DIR / "post.lua"
+LUA_DISTINCT = BENCH_DIR / "post_distinct.lua"
 sys.path.insert(0, str(APPS_DIR))
 
-from fixtures import SCENARIOS, encode, sign  # noqa: E402
+from fixtures import SCENARIOS, distinct_requests, encode, sign  # noqa: E402
 
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
 
 # Scenarios of the "Endpoint" table and of the "Command layer" table.
-ENDPOINT_SCENARIOS = ("ping", "echo", "badsig")
+ENDPOINT_SCENARIOS = ("ping", "echo", "command", "badsig")
 COMMAND_SCENARIOS = ("calc", "vote")
 
 
@@ -56,6 +57,7 @@ class Impl:
     scenarios: tuple[str, ...]
     module: str | None = None  # uvicorn "module:attr" (app dir = bench/apps)
     script: tuple[str, ...] = ()  # or a script that takes --port
+    lib: Path | None = None  # the asgi_interactions to import (default: this checkout)
 
     def argv(self, python: str, port: int) -> list[str]:
         """The server's command line, pinned to the server CPU."""
@@ -84,33 +86,40 @@ IMPLS: dict[str, Impl] = {
             "starlette",
             "(a) Starlette, hand-written",
             "/interactions",
-            ("ping", "echo", "badsig"),
+            ("ping", "echo", "command", "badsig"),
             module="starlette_app:app",
         ),
         Impl(
             "hikari",
             "(b) hikari 2.7 RESTBot (aiohttp)",
             "/",
-            ("ping", "echo", "badsig"),
+            ("ping", "echo", "command", "badsig"),
             script=("-O", str(APPS_DIR / "hikari_app.py")),
         ),
         Impl(
             "ours-low",
             "ours, low-level bot.on(2)",
             "/",
-            ("ping", "echo", "badsig", "calc", "vote"),
+            ("ping", "echo", "command", "badsig", "calc", "vote"),
             module="ours_low:app",
         ),
         Impl(
             "ours-cmd",
             "ours, @bot.command",
             "/",
-            ("ping", "echo", "badsig", "calc", "vote"),
+            ("ping", "echo", "command", "badsig", "calc", "vote"),
             module="ours_cmd:app",
+        ),
+        Impl(
+            "ours-mounted",
+            "ours, defaults, mounted in FastAPI",
+            "/interactions",
+            ("ping", "command", "badsig"),
+            module="ours_mounted:app",
         ),
     )
 }
-DEFAULT_IMPLS = ("floor", "starlette", "hikari", "ours-low", "ours-cmd")
+DEFAULT_IMPLS = ("floor", "starlette", "hikari", "ours-low", "ours-cmd", "ours-mounted")
 
 
 @dataclass
@@ -155,13 +164,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_next_id = 0  # interaction ids handed out so far: no body is ever sent twice to one server
+
+
+def fresh_requests(scenario: str, count: int) -> list[tuple[str, str, bytes]]:
+    """`count` bodies of `scenario`, each with an interaction id never used before, signed now."""
+    global _next_id
+    start, _next_id = _next_id, _next_id + count
+    return distinct_requests(scenario, count, start=start)
+
+
 def request_for(scenario: str) -> tuple[bytes, dict[str, str]]:
-    """The body and signature headers of a scenario, signed now."""
+    """The body and signature headers of a scenario, signed now (a fresh body each call)."""
     if scenario == "badsig":
         body = encode(SCENARIOS["echo"][0])
         return body, sign(body, valid=False)
-    body = encode(SCENARIOS[scenario][0])
-    return body, sign(body)
+    signature, timestamp, body = fresh_requests(scenario, 1)[0]
+    return body, {"X-Signature-Ed25519": signature, "X-Signature-Timestamp": timestamp}
 
 
 def post(port: int, path: str, scenario: str, timeout: float = 2.0) -> tuple[int, bytes]:
@@ -205,7 +224,8 @@ def running(
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """Start the server, wait until it answers a PING, and stop it afterwards."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_DIR), str(APPS_DIR)])}
+    lib = impl.lib or REPO_DIR
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(lib), str(APPS_DIR)])}
     log = (logdir / f"{impl.name}.log").open("ab")
     proc = subprocess.Popen(
         [*wrapper, *impl.argv(python, port)],
@@ -262,22 +282,60 @@ def cpu_seconds(pid: int) -> float:
 RESULT_RE = re.compile(r"BENCH_RESULT (.*)")
 
 
+POOL_MIN = 25_000  # distinct signed bodies per wrk run, at least
+
+
+def write_pool(port: int, path: str, scenario: str, count: int, tmp: Path) -> Path:
+    """`count` complete HTTP requests with distinct signed bodies, for post_distinct.lua."""
+    out = bytearray()
+    for signature, timestamp, body in fresh_requests(scenario, count):
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: application/json\r\n"
+            "User-Agent: Discord-Interactions/1.0 (+https://discord.com)\r\n"
+            f"X-Signature-Ed25519: {signature}\r\nX-Signature-Timestamp: {timestamp}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        out += b"%d\n" % len(request) + request
+    pool = tmp / f"{scenario}.pool"
+    pool.write_bytes(out)
+    return pool
+
+
 def run_wrk(
-    port: int, path: str, scenario: str, seconds: int, connections: int, tmp: Path
+    port: int,
+    path: str,
+    scenario: str,
+    seconds: int,
+    connections: int,
+    tmp: Path,
+    pool: int = POOL_MIN,
+    prepared: Path | None = None,
 ) -> dict[str, float]:
-    """One wrk run against the server; returns the BENCH_RESULT fields."""
-    body, headers = request_for(scenario)
-    req_file = tmp / f"{scenario}.req"
-    req_file.write_bytes(
-        headers["X-Signature-Ed25519"].encode()
-        + b"\n"
-        + headers["X-Signature-Timestamp"].encode()
-        + b"\n"
-        + body
-    )
+    """One wrk run against the server; returns the BENCH_RESULT fields.
+
+    Every request carries its own signed body (a pool of `pool` distinct ones, signed right
+    before the run), as Discord's do, so replay caches see what they see in production; bad
+    signatures (`badsig`) are one static request, since nothing remembers them.
+    """
+    if scenario == "badsig":
+        body, headers = request_for(scenario)
+        req_file = tmp / f"{scenario}.req"
+        req_file.write_bytes(
+            headers["X-Signature-Ed25519"].encode()
+            + b"\n"
+            + headers["X-Signature-Timestamp"].encode()
+            + b"\n"
+            + body
+        )
+        script = LUA
+    else:
+        req_file = prepared or write_pool(port, path, scenario, pool, tmp)
+        script = LUA_DISTINCT
     argv = [
         "taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
-        "--timeout", "5s", "-s", str(LUA), f"http://127.0.0.1:{port}{path}", "--", str(req_file),
+        "--timeout", "5s", "-s", str(script), f"http://127.0.0.1:{port}{path}", "--",
+        str(req_file),
     ]  # fmt: skip
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=False)
     if out.returncode != 0:
@@ -294,7 +352,10 @@ def measure(
 ) -> Sample:
     """Warm up, then a measured run; retaken (up to --retakes) while CPU 0 is busy with others."""
     tmp = Path(args.tmpdir)
-    run_wrk(port, impl.path, scenario, args.warmup, args.connections, tmp)
+    warm = run_wrk(port, impl.path, scenario, args.warmup, args.connections, tmp)
+    # Size the measured run's pool from the warm-up's rate, with a wide margin.
+    rate = warm["requests"] / max(warm["duration_us"] / 1e6, 1e-3)
+    args.pool = max(POOL_MIN, int(rate * args.duration * 1.6))
     best = measure_once(proc, port, impl, scenario, args)
     for _ in range(args.retakes):
         if best.other_cpu0 <= args.max_other_load:
@@ -310,8 +371,11 @@ def measure_once(
 ) -> Sample:
     """One measured wrk run with the server's CPU time and CPU 0's other load sampled around it."""
     tmp = Path(args.tmpdir)
+    pool = None  # signed before the CPU snapshots, so signing is not counted as other load
+    if scenario != "badsig":
+        pool = write_pool(port, impl.path, scenario, args.pool, tmp)
     cpu0, busy0, t0 = cpu_seconds(proc.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
-    r = run_wrk(port, impl.path, scenario, args.duration, args.connections, tmp)
+    r = run_wrk(port, impl.path, scenario, args.duration, args.connections, tmp, args.pool, pool)
     cpu1, busy1, t1 = cpu_seconds(proc.pid), cpu_busy_seconds(SERVER_CPU), time.monotonic()
     requests = max(r["requests"], 1.0)
     errors = int(r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"])
@@ -554,6 +618,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated subset of ping,echo,badsig,calc,vote",
     )
     p.add_argument("--python", default=sys.executable, help="interpreter for the servers")
+    p.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="also run ours-mounted on the asgi_interactions in DIR (e.g. a worktree of an older "
+        "commit) as `ours-before`, interleaved with the others",
+    )
     p.add_argument("--json", type=Path, help="also write raw samples here")
     p.add_argument(
         "--profile",
@@ -586,6 +657,17 @@ def main(argv: list[str] | None = None) -> Results:
         return Results()
     wanted = [s for s in args.scenarios.split(",") if s]
     impls = [i for i in args.impls.split(",") if i]
+    if args.before is not None:
+        mounted = IMPLS["ours-mounted"]
+        IMPLS["ours-before"] = Impl(
+            "ours-before",
+            f"ours-mounted on {args.before}",
+            mounted.path,
+            mounted.scenarios,
+            module=mounted.module,
+            lib=args.before.resolve(),
+        )
+        impls.append("ours-before")
     for name in impls:
         if name not in IMPLS:
             sys.exit(f"unknown implementation {name!r}; known: {', '.join(IMPLS)}")

@@ -12,6 +12,7 @@ from .base import DiscordModel, OrEmpty, OrNone, Permissions, Snowflake
 from .channel import Channel
 from .data import ApplicationCommandData, ComponentData, ModalSubmitData
 from .guild import Member, PartialGuild
+from .lazy import LazyFields
 from .message import PartialMessage
 from .resolved import ResolvedData
 from .user import User
@@ -48,7 +49,7 @@ class Entitlement(DiscordModel):
     consumed: bool | None = None
 
 
-class Interaction(DiscordModel):
+class Interaction(LazyFields, DiscordModel):
     """An interaction of any type. Only ``type`` is required; unknown fields and values are kept.
 
     ``Interaction.model_validate_json(body)`` (and ``model_validate``) return the subclass matching

@@ -8,8 +8,9 @@ from typing import Any
 
 from ..models.enums import InteractionCallbackType as Callback
 from ..models.enums import InteractionType, MessageFlags
+from ._checks import check_length
 from .errors import InvalidResponseError
-from .message import Choice, Message, Modal
+from .message import MAX_CONTENT, Choice, Message, Modal
 
 __all__ = [
     "MAX_AUTOCOMPLETE_CHOICES",
@@ -43,6 +44,13 @@ def _kind(interaction_type: int) -> str:
         return f"type {interaction_type}"
 
 
+_PLAIN_MESSAGE_TYPES = frozenset(
+    {
+        InteractionType.APPLICATION_COMMAND,
+        InteractionType.MESSAGE_COMPONENT,
+        InteractionType.MODAL_SUBMIT,
+    }
+)
 _PING_ONLY_PONG = "a PING is answered with PONG ({'type': 1}), nothing else"
 
 
@@ -55,6 +63,10 @@ def callback_payload(
     pass ``from_message=False`` when the modal came from a command), Modal -> 9, str -> 4,
     choices -> 8 (first 25, in order). A dict with a ``type`` key is sent as given.
     """
+    if type(result) is str and interaction_type in _PLAIN_MESSAGE_TYPES:
+        # The commonest result, answered without building a Message: same JSON, same checks.
+        check_length("message content", result, MAX_CONTENT)
+        return {"type": 4, "data": {"content": result}}, []
     if isinstance(result, str):
         result = Message(result)
     if isinstance(result, Message):

@@ -195,6 +195,42 @@ def vote_body(choice: str = "yes") -> dict[str, Any]:
     return body
 
 
+def command_body(
+    text: str = "hello", interaction_id: str = "1250000000000001004"
+) -> dict[str, Any]:
+    """`/echo text:<text>` shaped like a 2025 guild capture (~2.5 KB): the guild's feature list
+    and the invoker's decorations as in the corpus' `real_slash_int_2025_dsharpplus_bench.json`."""
+    body = echo_body(text)
+    body["id"] = interaction_id
+    body["guild"]["features"] = [
+        "WELCOME_SCREEN_ENABLED", "ACTIVITY_FEED_DISABLED_BY_USER", "COMMUNITY", "AUTO_MODERATION",
+        "GUILD_ONBOARDING", "GUILD_ONBOARDING_EVER_ENABLED", "SOUNDBOARD",
+        "GUILD_ONBOARDING_HAS_PROMPTS", "NEWS", "CHANNEL_ICON_EMOJIS_GENERATED",
+    ]  # fmt: skip
+    body["member"]["avatar_decoration_data"] = None
+    body["member"]["user"]["avatar_decoration_data"] = {
+        "asset": "a_c3c09bd122898be35093d0d59850f627",
+        "expires_at": None,
+        "sku_id": "1144305233707671573",
+    }
+    body["member"]["user"]["primary_guild"] = {
+        "badge": "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+        "identity_enabled": True,
+        "identity_guild_id": GUILD_ID,
+        "tag": "BNCH",
+    }
+    body["member"]["user"]["collectibles"] = {
+        "nameplate": {
+            "asset": "nameplates/nameplates/twilight/",
+            "expires_at": None,
+            "label": "COLLECTIBLES_NAMEPLATES_TWILIGHT_A11Y",
+            "palette": "cobalt",
+            "sku_id": "1349486948942745691",
+        }
+    }
+    return body
+
+
 CALC_OPS = {"add": int.__add__, "sub": int.__sub__, "mul": int.__mul__}
 
 # scenario name -> (interaction body, expected response type, expected content or None)
@@ -203,7 +239,30 @@ SCENARIOS: dict[str, tuple[dict[str, Any], int, str | None]] = {
     "echo": (echo_body(), 4, "hello"),
     "calc": (calc_body(), 4, "42"),
     "vote": (vote_body(), 4, "voted yes"),
+    "command": (command_body(), 4, "hello"),
 }
+
+# Bodies made distinct per request (as Discord's are): the interaction id varies.
+_ID_BASE = 1250000000000100000
+
+
+def distinct_requests(
+    scenario: str, count: int, start: int = 0, timestamp: str | None = None
+) -> list[tuple[str, str, bytes]]:
+    """`count` bodies of `scenario`, each with its own interaction id, signed now (or at
+    `timestamp`): ``[(signature hex, timestamp, body)]``. `start` offsets the ids so that
+    successive batches against one server never repeat a body."""
+    ts = timestamp if timestamp is not None else str(int(time.time()))
+    template = encode(SCENARIOS[scenario][0])
+    old_id = b'"id":"' + str(SCENARIOS[scenario][0]["id"]).encode() + b'"'
+    assert template.count(old_id) == 1, scenario
+    head, tail = template.split(old_id)
+    out = []
+    for i in range(start, start + count):
+        body = head + b'"id":"' + str(_ID_BASE + i).encode() + b'"' + tail
+        signature = SIGNING_KEY.sign(ts.encode() + body).signature.hex()
+        out.append((signature, ts, body))
+    return out
 
 
 def encode(body: dict[str, Any]) -> bytes:

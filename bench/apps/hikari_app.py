@@ -24,8 +24,8 @@ async def on_command(
     return interaction.build_response().set_content(str(text))
 
 
-async def main(port: int) -> None:
-    """Start the bot on 127.0.0.1:`port` and serve until interrupted."""
+def make_bot() -> hikari.RESTBot:
+    """The bot, with its listener, not started (bench/instructions.py calls it in process)."""
     bot = hikari.RESTBot(
         "bench.not.a.real.token",
         "Bot",
@@ -36,6 +36,12 @@ async def main(port: int) -> None:
         suppress_optimization_warning=True,
     )
     bot.set_listener(hikari.CommandInteraction, on_command)
+    return bot
+
+
+async def main(port: int) -> None:
+    """Start the bot on 127.0.0.1:`port` and serve until interrupted."""
+    bot = make_bot()
     await bot.start(host="127.0.0.1", port=port, check_for_updates=False)
     await bot.join()
 

@@ -239,3 +239,89 @@ async def test_bare_mount_without_the_lifespan_would_redirect(keys: KeyPair) -> 
     assert bot.fix_mounts(app) == 1
     assert bot.fix_mounts(app) == 0  # idempotent
     assert await status() == 401
+
+
+@pytest.mark.parametrize("parent", ["fastapi", "starlette"])
+async def test_front_door_serves_the_mount_paths_straight(keys: KeyPair, parent: str) -> None:
+    """With no middleware of the parent's own, the lifespan lets the bot's POSTs skip routing."""
+    from asgi_interactions.lifespan import FrontDoor
+
+    bot = InteractionApp(public_key=keys.public_key)
+
+    @bot.command(description="Echo")
+    async def echo(ctx: Context, text: str) -> str:
+        return text
+
+    app: Any
+    if parent == "fastapi":
+        app = FastAPI(lifespan=bot.lifespan)
+        app.mount("/interactions", bot)
+
+        @app.get("/health")
+        async def health() -> dict[str, str]:
+            return {"status": "ok"}
+    else:
+        app = Starlette(routes=[Mount("/interactions", bot)], lifespan=bot.lifespan)
+    async with serve(app, lifespan="on") as url:
+        assert isinstance(app.middleware_stack, FrontDoor)
+        assert app.middleware_stack.paths == {"/interactions": "/interactions",
+                                              "/interactions/": "/interactions"}  # fmt: skip
+        for path in ("/interactions", "/interactions/"):
+            async with InteractionTestClient(url + path, keys) as client:
+                assert (await client.ping()).json == {"type": 1}
+                assert (await client.command("echo", {"text": "hi"})).content == "hi"
+        async with httpx2.AsyncClient(base_url=url, follow_redirects=False) as http:
+            wrong_method = await http.get("/interactions/")
+            elsewhere = await http.post("/interactions/sub")
+            health = await http.get("/health") if parent == "fastapi" else None
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+    assert elsewhere.status_code == 404  # the bot answers its own unknown paths, as before
+    assert health is None or health.json() == {"status": "ok"}
+
+
+async def test_no_front_door_when_the_parent_has_middleware(keys: KeyPair) -> None:
+    """User middleware keeps seeing every request, the bot's included."""
+    from starlette.middleware import Middleware
+
+    from asgi_interactions.lifespan import FrontDoor
+
+    seen: list[str] = []
+
+    class Recorder:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                seen.append(scope["path"])
+            await self.app(scope, receive, send)
+
+    bot = InteractionApp(public_key=keys.public_key)
+    app = FastAPI(lifespan=bot.lifespan, middleware=[Middleware(Recorder)])
+    app.mount("/interactions", bot)
+    async with (
+        serve(app, lifespan="on") as url,
+        InteractionTestClient(url + "/interactions", keys) as client,
+    ):
+        assert (await client.ping()).status == 200
+        assert not isinstance(app.middleware_stack, FrontDoor)
+    assert seen == ["/interactions"]
+
+
+async def test_no_front_door_past_a_route_declared_first(keys: KeyPair) -> None:
+    """A route of the parent's that Starlette would pick first keeps its path."""
+    from asgi_interactions.lifespan import FrontDoor
+
+    bot = InteractionApp(public_key=keys.public_key)
+    app = FastAPI(lifespan=bot.lifespan)
+
+    @app.post("/interactions")
+    async def mine() -> dict[str, str]:
+        return {"served": "by the parent"}
+
+    app.mount("/interactions", bot)
+    async with serve(app, lifespan="on") as url:
+        assert not isinstance(app.middleware_stack, FrontDoor)
+        async with httpx2.AsyncClient(base_url=url) as http:
+            response = await http.post("/interactions", content=b"{}")
+    assert response.json() == {"served": "by the parent"}

@@ -1,0 +1,131 @@
+"""Lazily validated interactions (`parse_lazily`, the endpoint's parser) against full validation."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from asgi_interactions.models import (
+    CommandInteraction,
+    ComponentInteraction,
+    Interaction,
+    Member,
+)
+from asgi_interactions.models.lazy import DEFERRED_FIELDS, parse_lazily
+from asgi_interactions.testing import interaction_payload
+from tests.models import payloads as p
+
+# The shared corpus of real interaction bodies (`../shared/corpus/interactions` of the checkout),
+# when this checkout has one nearby; the sample payloads of tests/models/payloads.py always run.
+_CORPORA = [d / "shared" / "corpus" / "interactions" for d in Path(__file__).resolve().parents]
+CORPUS_FILES = next((sorted(d.glob("*.json")) for d in _CORPORA if d.is_dir()), [])
+BODIES = {name: json.dumps(payload).encode() for name, payload in p.ALL.items()} | {
+    f.name: f.read_bytes() for f in CORPUS_FILES
+}
+
+
+def _full_or_none(body: bytes) -> Interaction | None:
+    try:
+        return Interaction.model_validate_json(body)
+    except ValidationError:
+        return None
+
+
+@pytest.mark.parametrize("name", sorted(BODIES))
+def test_lazy_equals_full_validation_in_every_view(name: str) -> None:
+    body = BODIES[name]
+    full = _full_or_none(body)
+    if full is None:  # a body the models refuse is refused lazily too, at the latest on use
+        with pytest.raises(ValidationError):
+            lazy = parse_lazily(body)
+            for field in DEFERRED_FIELDS:
+                getattr(lazy, field)
+        return
+    views = [
+        lambda i: type(i),
+        lambda i: (i.type, i.id, i.token, i.data, i.message, i.application_id, i.guild_id),
+        lambda i: [getattr(i, f) for f in DEFERRED_FIELDS],
+        lambda i: (i.invoker, i.user_id),
+        lambda i: i.model_dump(),
+        lambda i: i.model_dump_json(),
+        lambda i: i.model_extra,
+        lambda i: i.model_fields_set,
+        repr,
+        lambda i: pickle.loads(pickle.dumps(i)),
+        copy.deepcopy,
+        copy.copy,
+        lambda i: i.model_copy(),
+        lambda i: dict(i),
+    ]
+    for view in views:
+        assert view(parse_lazily(body)) == view(full), name
+    assert parse_lazily(body) == full
+    assert full == parse_lazily(body)
+
+
+def test_deferred_fields_wait_until_used() -> None:
+    body = json.dumps(p.ALL[next(iter(p.ALL))] | {"type": 2, "member": {"roles": "nope"}}).encode()
+    with pytest.raises(ValidationError):
+        Interaction.model_validate_json(body)
+    lazy = parse_lazily(body)  # a handler that never reads `member` is not refused for it
+    assert isinstance(lazy, CommandInteraction)
+    with pytest.raises(ValidationError, match="member"):
+        _ = lazy.member
+
+
+def test_eager_fields_are_checked_at_once() -> None:
+    payload = interaction_payload(3, data={"custom_id": "a", "component_type": 2})
+    lazy = parse_lazily(json.dumps(payload).encode())
+    assert isinstance(lazy, ComponentInteraction)
+    with pytest.raises(ValidationError):
+        parse_lazily(json.dumps({**payload, "message": {"id": "not a snowflake"}}).encode())
+    # A `type` that is not a JSON integer never takes the fast path: the full validation decides.
+    for bad_type in (b"true", b"1.0", b'"1"', b"null"):
+        body = b'{"type": ' + bad_type + b"}"
+        full = _full_or_none(body)
+        if full is None:
+            with pytest.raises(ValidationError):
+                parse_lazily(body)
+        else:
+            lazy = parse_lazily(body)
+            assert lazy == full and type(lazy) is type(full)
+            assert lazy.__pydantic_private__ is None  # fully validated
+
+
+def test_an_assignment_before_first_use_is_kept() -> None:
+    payload = interaction_payload(2, data={"name": "x"})
+    lazy = parse_lazily(json.dumps(payload).encode())
+    replacement = Member(nick="set by hand")
+    lazy.member = replacement
+    assert lazy.member is replacement
+    assert lazy.user is None or lazy.user.id  # the other deferred fields still complete
+    assert lazy.model_dump()["member"]["nick"] == "set by hand"
+
+
+@settings(deadline=None)  # the first example builds the validators; the machine may be busy
+@given(
+    itype=st.integers(min_value=-3, max_value=12),
+    extra=st.dictionaries(
+        st.sampled_from(["member", "user", "guild", "channel", "message", "data", "brand_new"]),
+        st.none() | st.integers() | st.text(max_size=5) | st.just({}) | st.just({"id": "1"}),
+        max_size=4,
+    ),
+)
+def test_arbitrary_shapes_agree_with_full_validation(itype: int, extra: dict[str, object]) -> None:
+    body = json.dumps({"type": itype, "id": "5", **extra}).encode()
+    full = _full_or_none(body)
+    try:
+        lazy = parse_lazily(body)
+        lazy.model_dump()  # completes the deferred fields
+    except ValidationError:
+        assert full is None
+        return
+    assert full is not None
+    assert lazy == full and type(lazy) is type(full)

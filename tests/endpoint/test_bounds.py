@@ -96,10 +96,16 @@ async def read_response(reader: asyncio.StreamReader, limit: float) -> tuple[int
         for line in head.split(b"\r\n"):
             if line.lower().startswith(b"content-length:"):
                 length = int(line.split(b":", 1)[1])
-        with contextlib.suppress(ConnectionError):
+        body = b""
+        try:
             body = await reader.read() if length is None else await reader.readexactly(length)
             rest = await reader.read()  # b"" at EOF, once the server closes the connection
             assert rest == b""
+        except ConnectionError:
+            # The server closed with our unsent-yet-unread bytes in its buffer, so its kernel
+            # sent a reset: closed all the same. StreamReader then raises before handing over
+            # what it had buffered, so the body may be lost (the caller checks it when present).
+            return status, body, True
         return status, body, reader.at_eof()
 
 
@@ -327,7 +333,9 @@ async def test_slow_bodies_get_408_and_a_closed_connection_under_uvicorn(
             b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in keys.headers(ping).items()
         )
         good = await _post_slowly(host, port, good_head + b"Connection: close\r\n\r\n", [ping], 0)
-    assert (status, json.loads(body)) == (408, {"error": "request body not received in time"})
+    assert status == 408
+    if body or kind != "endless-chunked":  # see read_response: a reset may swallow the body
+        assert json.loads(body) == {"error": "request body not received in time"}
     assert closed
     assert elapsed >= 1.0  # not before the deadline (its upper bound is read_response's 20 s)
     assert good[0] == 200

@@ -276,6 +276,26 @@ class MemberRequests:
         for nonce in [n for n, p in self._pending.items() if not p.collect and p.created < cutoff]:
             del self._pending[nonce]
 
+    def on_new_session(self) -> None:
+        """A new session never answers the old one's requests: send those in flight again."""
+        for nonce, pending in list(self._pending.items()):
+            pending.chunks.clear()
+            pending.chunk_count = None
+            log.info("shard %d: new session; member request %r sent again", self.shard_id, nonce)
+            self._spawn(self._retry(nonce, pending, 0.0))
+
+    def close(self) -> None:
+        """The shard is closing: whoever waits for a request's chunks gets a GatewayError."""
+        for pending in self._pending.values():
+            if pending.done is not None and not pending.done.done():
+                pending.done.set_exception(
+                    GatewayError(
+                        "the gateway closed before every member chunk arrived",
+                        shard_id=self.shard_id,
+                    )
+                )
+        self._pending.clear()
+
     def on_dispatch(self, name: str, data: Any) -> None:
         """Take a ``GUILD_MEMBERS_CHUNK`` or ``RATE_LIMITED`` dispatch (others are ignored)."""
         if not isinstance(data, dict):

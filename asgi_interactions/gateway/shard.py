@@ -182,6 +182,7 @@ class Shard:
     async def close(self) -> None:
         """End the session: close with 1000 (bounded), stop reconnecting."""
         self._closing = True
+        self.members.close()
         for task in self._background:  # old connections' closes and retries: abort them now
             task.cancel()
         conn = self._conn
@@ -412,6 +413,7 @@ class Shard:
             self.resume_url = data.get("resume_gateway_url")
             self.session_started = time.monotonic()
             self._went_live(conn, "ready")
+            self.members.on_new_session()
         elif name == "RESUMED":
             self.resumes += 1
             self._went_live(conn, "ready")

@@ -126,6 +126,7 @@ class FakeGateway:
         self.member_window = member_window  # one all-members request per guild per window
         self.member_chunk_size = member_chunk_size  # Discord: up to 1000 members per chunk
         self.guild_members: dict[str, list[dict[str, Any]]] = {}  # guild id -> member objects
+        self.unanswered_member_requests = 0  # the next N op 8 get no answer at all
         self.soundboard: dict[str, list[dict[str, Any]]] = {}  # guild id -> soundboard sounds
         self.channel_info: dict[str, list[dict[str, Any]]] = {}  # guild id -> channel info objects
         self.op7_instead_of_hello = 0  # the next N connections get op 7 instead of HELLO
@@ -464,6 +465,9 @@ class FakeGateway:
     async def _members(self, conn: FakeConn, d: dict[str, Any]) -> None:
         self.member_requests.append(d)
         assert conn.session is not None
+        if self.unanswered_member_requests > 0:
+            self.unanswered_member_requests -= 1
+            return
         guild = str(d.get("guild_id"))
         nonce = d.get("nonce")
         if d.get("query") == "" and d.get("limit") == 0:

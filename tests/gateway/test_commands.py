@@ -219,6 +219,31 @@ async def test_a_request_without_all_its_chunks_times_out_clearly() -> None:
             await gw.close()
 
 
+async def test_a_new_session_sends_the_request_again_and_close_ends_the_wait() -> None:
+    with serve_fake_gateway(heartbeat_interval=400) as fake:
+        guild = str(guild_on(0))
+        fake.guild_members[guild] = [member(3, "three")]
+        fake.unanswered_member_requests = 1
+        gw, _ = await started(fake, intents=MEMBERS_INTENTS)
+        try:
+            fetch = asyncio.ensure_future(gw.fetch_guild_members(guild, user_ids=[3], timeout=10))
+            await wait_until(lambda: len(fake.member_requests) == 1, 5)
+            await fake.run(fake.invalidate(0, resumable=False))  # op 9 false: a new session
+            got = await asyncio.wait_for(fetch, 10)
+            assert [m["user"]["id"] for m in got.members] == ["3"]
+            nonces = [d["nonce"] for d in fake.member_requests]
+            assert nonces == [got.nonce, got.nonce] and len(fake.identifies) == 2
+            assert fake.live(0) is not None and sent(fake.live(0), 8)[0]["nonce"] == got.nonce
+            # closing the gateway ends a wait for chunks that will never come
+            fake.unanswered_member_requests = 1
+            waiting = asyncio.ensure_future(gw.fetch_guild_members(guild, user_ids=[3]))
+            await wait_until(lambda: len(fake.member_requests) == 3, 5)
+        finally:
+            await gw.close()
+        with pytest.raises(GatewayError, match="closed before every member chunk"):
+            await asyncio.wait_for(waiting, 5)
+
+
 async def test_payloads_over_4096_bytes_are_refused_before_sending() -> None:
     with serve_fake_gateway(heartbeat_interval=400) as fake:
         gw, _ = await started(fake)

@@ -19,8 +19,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from . import commands
 from .errors import GatewayError
 from .events import Dispatcher, GatewayEvent, Listener
+from .guild_commands import GuildCommands
 from .intents import DEFAULT_INTENTS, Intents
 from .ratelimit import IdentifyQueue
 from .shard import Shard, ShardConfig, ShardStatus
@@ -37,7 +39,7 @@ L = TypeVar("L", bound=Listener)
 T = TypeVar("T")
 
 
-class Gateway:
+class Gateway(GuildCommands):
     """Websocket shards for one process: events to listeners, interactions to the app.
 
     Args:
@@ -260,7 +262,7 @@ class Gateway:
             "status": status,
             "afk": afk,
         }
-        encode({"op": 3, "d": presence})
+        commands.check_size({"op": 3, "d": presence})
         self.config.presence = presence
         shards = list(self._shards.values())
 
@@ -268,36 +270,6 @@ class Gateway:
             await asyncio.gather(*(s.send({"op": 3, "d": presence}) for s in shards))
 
         await self._on_io(send_all())
-
-    async def request_guild_members(
-        self,
-        guild_id: int | str,
-        *,
-        query: str | None = "",
-        limit: int = 0,
-        presences: bool = False,
-        user_ids: list[int | str] | None = None,
-        nonce: str | None = None,
-    ) -> str:
-        """Ask for a guild's members (op 8); they arrive as GUILD_MEMBERS_CHUNK events.
-
-        Returns the request's nonce (matching the chunks' ``nonce``). All-member requests are
-        kept to one per guild per 30 s, and a RATE_LIMITED answer is retried after its wait.
-        """
-        shard = self._shards.get(self.shard_for_guild(guild_id))
-        if shard is None:
-            raise GatewayError(f"guild {guild_id} belongs to a shard this process does not run")
-        if nonce is not None and len(nonce.encode()) > 32:
-            raise ValueError("nonce must be at most 32 bytes")
-        d: dict[str, Any] = {"guild_id": str(guild_id), "presences": presences}
-        if user_ids:
-            d["user_ids"] = [str(u) for u in user_ids]
-        else:
-            d["query"] = query or ""
-            d["limit"] = limit
-        if nonce is not None:
-            d["nonce"] = nonce
-        return await self._on_io(shard.request_members({"op": 8, "d": d}))
 
     # -- internals -----------------------------------------------------------------------------
 

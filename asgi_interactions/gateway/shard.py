@@ -12,7 +12,6 @@ import asyncio
 import logging
 import platform
 import random
-import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from .commands import MemberRequests
 from .errors import FATAL_CLOSE_CODES, GatewayError
 from .events import GatewayEvent
 from .ratelimit import IdentifyQueue, SendLimiter
@@ -34,8 +34,6 @@ log = logging.getLogger("asgi_interactions.gateway")
 
 #: Close codes after which the session cannot be resumed (new IDENTIFY on the cached URL).
 NEW_SESSION_CODES = frozenset({4003, 4007, 4009})
-#: Seconds between all-member requests for one guild (notes §7.9).
-ALL_MEMBERS_INTERVAL = 30.0
 #: The code we close with to reconnect: anything but 1000/1001 keeps the session resumable.
 RECONNECT_CODE = 4000
 
@@ -128,8 +126,8 @@ class Shard:
         self._closing = False
         self._holding_slot = False
         self._background: set[asyncio.Task[Any]] = set()
-        self._member_requests: dict[str, dict[str, Any]] = {}
-        self._all_members_at: dict[str, float] = {}
+        #: Op 8 requests in flight: chunks collected by nonce, RATE_LIMITED retried (commands.py).
+        self.members = MemberRequests(shard_id, self.send, self._spawn)
 
     # -- public (called on the I/O loop) -------------------------------------------------------
 
@@ -184,6 +182,7 @@ class Shard:
     async def close(self) -> None:
         """End the session: close with 1000 (bounded), stop reconnecting."""
         self._closing = True
+        self.members.close()
         for task in self._background:  # old connections' closes and retries: abort them now
             task.cancel()
         conn = self._conn
@@ -207,20 +206,6 @@ class Shard:
             if conn is self._conn:
                 await conn.ws.send(encode(payload))
                 return
-
-    async def request_members(self, payload: dict[str, Any]) -> str:
-        """Send op 8, keeping one all-members request per guild per 30 s; returns the nonce."""
-        d = payload["d"]
-        nonce = d.setdefault("nonce", secrets.token_hex(8))
-        guild = str(d["guild_id"])
-        if d.get("query") == "" and d.get("limit") == 0 and not d.get("user_ids"):
-            wait = self._all_members_at.get(guild, -1e9) + ALL_MEMBERS_INTERVAL - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._all_members_at[guild] = time.monotonic()
-        self._member_requests[nonce] = payload
-        await self.send(payload)
-        return str(nonce)
 
     # -- one connection --------------------------------------------------------------------------
 
@@ -428,17 +413,12 @@ class Shard:
             self.resume_url = data.get("resume_gateway_url")
             self.session_started = time.monotonic()
             self._went_live(conn, "ready")
+            self.members.on_new_session()
         elif name == "RESUMED":
             self.resumes += 1
             self._went_live(conn, "ready")
-        elif name == "RATE_LIMITED" and isinstance(data, dict):
-            self._on_rate_limited(data)
-        elif (
-            name == "GUILD_MEMBERS_CHUNK"
-            and isinstance(data, dict)
-            and data.get("chunk_index", 0) + 1 >= data.get("chunk_count", 1)
-        ):
-            self._member_requests.pop(str(data.get("nonce")), None)
+        elif name in ("GUILD_MEMBERS_CHUNK", "RATE_LIMITED"):
+            self.members.on_dispatch(name, data)
         self.deliver(GatewayEvent(name, self.id, seq if isinstance(seq, int) else None, data))
 
     def _went_live(self, conn: _Conn, state: str) -> None:
@@ -447,20 +427,6 @@ class Shard:
         self._set_state(state)
         if not self.first_ready.done():
             self.first_ready.set_result(None)
-
-    def _on_rate_limited(self, data: dict[str, Any]) -> None:
-        meta = data.get("meta") or {}
-        payload = self._member_requests.get(str(meta.get("nonce")))
-        if data.get("opcode") != 8 or payload is None:
-            return
-        retry_after = float(data.get("retry_after") or 1.0)
-        log.info("shard %d: member request rate limited; retrying in %.2fs", self.id, retry_after)
-
-        async def retry() -> None:
-            await asyncio.sleep(retry_after)
-            await self.send(payload)
-
-        self._spawn(retry())
 
     def _closed(self, exc: ConnectionClosed) -> _Reason:
         code = exc.rcvd.code if exc.rcvd is not None else None

@@ -5,8 +5,11 @@ It follows ../shared/discord-api-notes.md §7: HELLO, heartbeat ACKs, IDENTIFY -
 missed dispatches + RESUMED, op 7, op 9, the close codes of §7.8 for what a client does wrong,
 zlib-stream / zstd-stream / plain JSON, the 120-per-60 s send limit (closing with 4008),
 IDENTIFY concurrency per ``shard_id % max_concurrency`` (op 9 on a violation), all-member
-requests limited per guild (a ``RATE_LIMITED`` dispatch). Faults are scripted by the test: drop,
-close with a code, op 7 (also instead of HELLO), op 9, no ACKs, a half-open socket.
+requests limited per guild (a ``RATE_LIMITED`` dispatch), and answers to the guild commands:
+op 4 (VOICE_STATE_UPDATE, VOICE_SERVER_UPDATE), op 8 (GUILD_MEMBERS_CHUNKs of ``member_chunk_size``
+from ``guild_members``), op 31 (SOUNDBOARD_SOUNDS per guild), op 43 (CHANNEL_INFO). Faults are
+scripted by the test: drop, close with a code, op 7 (also instead of HELLO), op 9, no ACKs, a
+half-open socket.
 
 It runs on its own thread so a test may block its own loop (the app's) without silencing the
 fake. Every frame in either direction is recorded, with ``time.monotonic()`` stamps::
@@ -109,6 +112,7 @@ class FakeGateway:
         split_messages: int = 0,
         fragment_frames: int = 0,
         member_window: float = 30.0,
+        member_chunk_size: int = 1000,
     ) -> None:
         self.token = token
         self.heartbeat_interval = heartbeat_interval
@@ -120,6 +124,11 @@ class FakeGateway:
         self.split_messages = split_messages  # zlib: split each payload over N-byte WS messages
         self.fragment_frames = fragment_frames  # send each message as N-byte WS frames
         self.member_window = member_window  # one all-members request per guild per window
+        self.member_chunk_size = member_chunk_size  # Discord: up to 1000 members per chunk
+        self.guild_members: dict[str, list[dict[str, Any]]] = {}  # guild id -> member objects
+        self.unanswered_member_requests = 0  # the next N op 8 get no answer at all
+        self.soundboard: dict[str, list[dict[str, Any]]] = {}  # guild id -> soundboard sounds
+        self.channel_info: dict[str, list[dict[str, Any]]] = {}  # guild id -> channel info objects
         self.op7_instead_of_hello = 0  # the next N connections get op 7 instead of HELLO
         self.ack_new_connections = True
         self.drop_after_ready = 0  # the next N sessions are dropped right after READY/RESUMED
@@ -371,11 +380,15 @@ class FakeGateway:
             await self._identify(conn, d)
         elif op == 6:
             await self._resume(conn, d)
-        elif op in (3, 8):
+        elif op in (3, 4, 8, 31, 43):
             if not conn.identified:
                 return await self._close(conn, 4003)
-            if op == 8:
-                await self._members(conn, d)
+            answers = {
+                4: self._voice_state, 8: self._members, 31: self._soundboard, 43: self._channel_info
+            }  # fmt: skip
+            answer = answers.get(op)
+            if answer is not None:
+                await answer(conn, d)
         else:
             await self._close(conn, 4001)
 
@@ -451,25 +464,89 @@ class FakeGateway:
 
     async def _members(self, conn: FakeConn, d: dict[str, Any]) -> None:
         self.member_requests.append(d)
+        assert conn.session is not None
+        if self.unanswered_member_requests > 0:
+            self.unanswered_member_requests -= 1
+            return
         guild = str(d.get("guild_id"))
+        nonce = d.get("nonce")
         if d.get("query") == "" and d.get("limit") == 0:
             last = self._all_members_at.get(guild)
             now = time.monotonic()
             if last is not None and now - last < self.member_window:
-                meta = {"guild_id": guild, "nonce": d.get("nonce")}
-                data = {"opcode": 8, "retry_after": 0.2, "meta": meta}
-                assert conn.session is not None
+                meta = {"guild_id": guild, "nonce": nonce}
+                wait = round(self.member_window - (now - last), 3)
+                data = {"opcode": 8, "retry_after": wait, "meta": meta}
                 return await self.dispatch_to(conn.session, "RATE_LIMITED", data)
             self._all_members_at[guild] = now
+        everyone = self.guild_members.get(guild, [])
+        not_found: list[str] = []
+        if d.get("user_ids") is not None:
+            wanted = d["user_ids"] if isinstance(d["user_ids"], list) else [d["user_ids"]]
+            found = {m["user"]["id"]: m for m in everyone}
+            members = [found[u] for u in wanted if u in found]
+            not_found = [u for u in wanted if u not in found]
+        else:
+            query = str(d.get("query", "")).lower()
+            members = [m for m in everyone if m["user"]["username"].lower().startswith(query)]
+            if d.get("limit"):
+                members = members[: d["limit"]]
+        size = self.member_chunk_size
+        parts = [members[i : i + size] for i in range(0, len(members), size)] or [[]]
+        for index, part in enumerate(parts):
+            chunk: dict[str, Any] = {
+                "guild_id": guild,
+                "members": part,
+                "chunk_index": index,
+                "chunk_count": len(parts),
+            }
+            if nonce is not None:
+                chunk["nonce"] = nonce
+            if not_found and index == len(parts) - 1:
+                chunk["not_found"] = not_found
+            if d.get("presences"):
+                chunk["presences"] = [
+                    {"user": {"id": m["user"]["id"]}, "status": "online", "activities": []}
+                    for m in part
+                ]
+            await self.dispatch_to(conn.session, "GUILD_MEMBERS_CHUNK", chunk)
+
+    async def _voice_state(self, conn: FakeConn, d: dict[str, Any]) -> None:
+        """The bot's own voice state, then (when it joins a channel) its voice server."""
         assert conn.session is not None
-        chunk = {
-            "guild_id": guild,
-            "members": [],
-            "chunk_index": 0,
-            "chunk_count": 1,
-            "nonce": d.get("nonce"),
+        state = {
+            "guild_id": d["guild_id"],
+            "channel_id": d["channel_id"],
+            "user_id": "1000",
+            "session_id": conn.session.session_id,
+            "deaf": False,
+            "mute": False,
+            "self_deaf": d["self_deaf"],
+            "self_mute": d["self_mute"],
+            "self_video": False,
+            "suppress": False,
+            "request_to_speak_timestamp": None,
         }
-        await self.dispatch_to(conn.session, "GUILD_MEMBERS_CHUNK", chunk)
+        await self.dispatch_to(conn.session, "VOICE_STATE_UPDATE", state)
+        if d["channel_id"] is not None:
+            server = {"token": "voice-token", "guild_id": d["guild_id"], "endpoint": "127.0.0.1"}
+            await self.dispatch_to(conn.session, "VOICE_SERVER_UPDATE", server)
+
+    async def _soundboard(self, conn: FakeConn, d: dict[str, Any]) -> None:
+        assert conn.session is not None
+        for guild in d["guild_ids"]:
+            sounds = {"soundboard_sounds": self.soundboard.get(guild, []), "guild_id": guild}
+            await self.dispatch_to(conn.session, "SOUNDBOARD_SOUNDS", sounds)
+
+    async def _channel_info(self, conn: FakeConn, d: dict[str, Any]) -> None:
+        assert conn.session is not None
+        fields = set(d["fields"])
+        channels = [
+            {k: v for k, v in c.items() if k == "id" or k in fields}
+            for c in self.channel_info.get(str(d["guild_id"]), [])
+        ]
+        info = {"guild_id": d["guild_id"], "channels": channels}
+        await self.dispatch_to(conn.session, "CHANNEL_INFO", info)
 
 
 @contextlib.contextmanager

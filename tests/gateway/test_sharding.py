@@ -10,8 +10,16 @@ from typing import Any
 
 import pytest
 
-from asgi_interactions import Context, Gateway, GatewayError, InteractionApp, Message, RestClient
-from asgi_interactions.gateway import shard as shard_module
+from asgi_interactions import (
+    Context,
+    Gateway,
+    GatewayError,
+    Intents,
+    InteractionApp,
+    Message,
+    RestClient,
+)
+from asgi_interactions.gateway import commands as commands_module
 from asgi_interactions.gateway import transport
 from asgi_interactions.testing import KeyPair, command_payload
 from tests.fakes.discord_gateway import FakeGateway, serve_fake_gateway, wait_until
@@ -129,9 +137,10 @@ async def test_compress_true_falls_back_to_zlib_without_zstd(
 async def test_member_requests_keep_the_all_members_limit_and_retry_when_rate_limited(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(shard_module, "ALL_MEMBERS_INTERVAL", 0.6)
+    monkeypatch.setattr(commands_module, "ALL_MEMBERS_INTERVAL", 0.6)
     with serve_fake_gateway(heartbeat_interval=400, member_window=0.3) as fake:
-        gw = Gateway(fake.token, url=fake.url, compress=False, close_timeout=0.5)
+        intents = Intents.GUILDS | Intents.GUILD_MEMBERS
+        gw = Gateway(fake.token, url=fake.url, intents=intents, compress=False, close_timeout=0.5)
         rec = Recorder()
         gw.listen("GUILD_MEMBERS_CHUNK")(rec)
         gw.listen("RATE_LIMITED")(rec)
@@ -145,7 +154,7 @@ async def test_member_requests_keep_the_all_members_limit_and_retry_when_rate_li
             assert sent[1][0] - sent[0][0] >= 0.55, "one all-members request per guild per window"
             assert not rec.named("RATE_LIMITED")
             # Discord says RATE_LIMITED anyway (another process asked): wait retry_after, resend
-            monkeypatch.setattr(shard_module, "ALL_MEMBERS_INTERVAL", 0.0)
+            monkeypatch.setattr(commands_module, "ALL_MEMBERS_INTERVAL", 0.0)
             third = await gw.request_guild_members(42, nonce="third")
             await wait_until(lambda: len(rec.named("GUILD_MEMBERS_CHUNK")) == 3, 5)
             assert rec.named("RATE_LIMITED")[0].data["meta"]["nonce"] == third

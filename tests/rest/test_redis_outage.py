@@ -17,7 +17,7 @@ from tests.fakes.redis_server import RedisServer
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = (10, 0.5)  # GET /channels/{id}: 20 per second per channel, shared by both workers
 GLOBAL = (40, 0.5)
-RUN = 19.0  # seconds each worker keeps issuing requests once it is up
+RUN = 90.0  # at most; a worker keeps issuing requests until its stdin closes (the test says when)
 
 WORKER = """
 import asyncio, json, random, sys, time
@@ -31,6 +31,11 @@ async def main(base, url, run):
     async with RestClient("tok", base_url=base, rate_limiter=limiter, request_deadline=6.0,
                           max_retries=20) as rest:
         stop = time.monotonic() + run
+        stopped = asyncio.Event()
+
+        async def watch_stdin():
+            await asyncio.to_thread(sys.stdin.read)  # returns at EOF: the test closed it
+            stopped.set()
 
         async def one(channel):
             try:
@@ -43,16 +48,18 @@ async def main(base, url, run):
             outcomes[kind] = outcomes.get(kind, 0) + 1
 
         async def loop(channel):
-            while time.monotonic() < stop:
+            while not stopped.is_set() and time.monotonic() < stop:
                 await one(channel if channel else random.randrange(100, 10_000))
 
         # 16 callers on the shared bucket (more than it allows) and 8 on buckets of their own
         # (the global limit binds them)
         await rest.get_channel(1)
+        watcher = asyncio.create_task(watch_stdin())
         print("ready", flush=True)
         tasks = [asyncio.create_task(loop(1)) for _ in range(16)]
         tasks += [asyncio.create_task(loop(0)) for _ in range(8)]
         done, pending = await asyncio.wait(tasks, timeout=run + 20)
+        await watcher
         outcomes["hung"] = len(pending)
     print(json.dumps(outcomes), flush=True)
 
@@ -80,6 +87,7 @@ async def test_redis_paused_then_killed_under_load(redis_server: RedisServer) ->
                 str(RUN),
                 cwd=ROOT,
                 env=env,
+                stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
@@ -89,7 +97,10 @@ async def test_redis_paused_then_killed_under_load(redis_server: RedisServer) ->
             assert p.stdout is not None
             line = await asyncio.wait_for(p.stdout.readline(), 60)
             assert line.strip() == b"ready", line
-        results = asyncio.gather(*(p.communicate() for p in procs))
+        # read their output as it comes (communicate() would close stdin, the stop signal)
+        results = asyncio.gather(
+            *(asyncio.gather(p.stdout.read(), p.stderr.read()) for p in procs)  # type: ignore[union-attr]
+        )
         assert redis_server.process is not None
         await asyncio.sleep(3.0)
         paused = time.monotonic()
@@ -103,7 +114,13 @@ async def test_redis_paused_then_killed_under_load(redis_server: RedisServer) ->
         await asyncio.sleep(1.5)
         await asyncio.to_thread(redis_server.start)
         restarted = time.monotonic()
-        outputs = await asyncio.wait_for(results, RUN + 60)
+        await asyncio.sleep(6.0)  # however long the restart took, 6 s of load after it
+        end = time.monotonic()
+        for p in procs:
+            p.stdin.close()  # type: ignore[union-attr]  # the workers stop issuing requests
+        outputs = await asyncio.wait_for(results, 60)
+        for p in procs:
+            await asyncio.wait_for(p.wait(), 30)
     for p, (_, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err.decode()[-3000:]
     outcomes = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
@@ -113,7 +130,6 @@ async def test_redis_paused_then_killed_under_load(redis_server: RedisServer) ->
         assert o["hung"] == 0 and o["ok"] > 0, o
     shared = [r.time for r in fake.requests if r.route_path == "/channels/1" and r.status == 200]
     full = BUCKET[0] / BUCKET[1]
-    end = shared[-1]
     rates = (
         _rate(shared, shared[0] + 0.5, paused),
         _rate(shared, resumed + 1.5, killed),

@@ -80,8 +80,11 @@ class KeyPair:
         }
 
 
-#: A fixed, public key pair for local development only; never use it for a real application.
 DEVELOPMENT_KEYS = KeyPair.from_seed("a5" * 32)
+"""A fixed, public key pair for local development only; never use it for a real application.
+
+The example app trusts it when ``DISCORD_PUBLIC_KEY`` is unset, and ``asgi-interactions send``
+signs with it unless given ``--seed``."""
 
 
 # -- payload builders -------------------------------------------------------------------------

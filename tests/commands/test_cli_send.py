@@ -36,10 +36,12 @@ def free_port() -> int:
         return port
 
 
-def start_uvicorn(spec: str, cwd: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+def start_uvicorn(
+    spec: str, cwd: Path, env: dict[str, str], *flags: str
+) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", spec, "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "uvicorn", spec, "--host", "127.0.0.1", "--port", str(port), *flags],
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -58,13 +60,14 @@ def start_uvicorn(spec: str, cwd: Path, env: dict[str, str]) -> tuple[subprocess
     raise AssertionError("uvicorn did not start")
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
+def stop(proc: subprocess.Popen[str]) -> str:
+    """Stop the server; its stderr."""
     proc.terminate()
     try:
-        proc.communicate(timeout=20)
+        return proc.communicate(timeout=20)[1] or ""
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate(timeout=10)
+        return proc.communicate(timeout=10)[1] or ""
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,7 @@ def _rest_client(app: Any, base_url: str) -> Any:
             "no bot token: set DISCORD_TOKEN (the portal's Bot page) or give the app one"
         )
     # No retries: a command line fails fast and says why; running it again is the retry.
-    return RestClient(token, base_url=base_url, max_retries=0, timeout=15.0)
+    return RestClient(token, base_url=base_url, max_retries=0, edge_retries=0, timeout=15.0)
 
 
 async def _application_id(app: Any, rest: Any) -> int:

@@ -287,6 +287,8 @@ class Shell:
             self.uvicorn = cmd.argv[1:]
 
     def run(self, cmd: Command) -> None:
+        while re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", cmd.argv[0]):  # NAME=value command
+            cmd = Command(cmd.argv[1:], cmd.text, cmd.expected)
         tool = cmd.argv[0]
         if tool == "export":
             apply_export(cmd, self.env)

@@ -191,7 +191,8 @@ def test_button_select_modal_autocomplete(example_url: str) -> None:
 
 BOT = textwrap.dedent(
     """
-    from asgi_interactions import Context, InteractionApp, Modal, SelectMenu, TextInput
+    from asgi_interactions import Context, InteractionApp
+    from asgi_interactions.models import User
 
     bot = InteractionApp()  # DISCORD_PUBLIC_KEY from the environment
 
@@ -209,6 +210,14 @@ BOT = textwrap.dedent(
     @bot.command(description="Pick")
     async def pick(ctx: Context, fruit: str, count: int = 1) -> str:
         return f"{count} {fruit}"
+
+
+    admin = bot.group("admin", description="Admin tools")
+
+
+    @admin.command(description="Greet a user")
+    async def greet(ctx: Context, who: User, loud: bool = False) -> str:
+        return f"hi {who.username}" + ("!" if loud else "")
 
 
     @bot.autocomplete("pick", "fruit")
@@ -244,6 +253,15 @@ def test_keygen_pair_signs_for_a_server_started_with_it(tmp_path: Path) -> None:
         )
         assert code == 0, err
         assert [c["value"] for c in answer(out)["data"]["choices"]] == ["apple", "apricot"]  # type: ignore[index]
+        # --app types a subcommand's options: a user id resolved like Discord does, a boolean
+        typed = ["--app", "bot:bot", "--app-dir", str(tmp_path), "--seed", seed, base]
+        code, out, err = cli("send", *typed, "command", "admin greet", "who=42", "loud=yes")
+        assert code == 0, err
+        assert answer(out)["data"] == {"content": "hi tester!"}
+        code, out, err = cli("send", *typed, "command", "admin nope")
+        assert code == 2 and "no subcommand 'nope' (there are: ['greet'])" in one_line_error(err)
+        code, out, err = cli("send", *typed, "command", "admin greet", "who=me")
+        assert code == 2 and "option 'who' takes an id (digits)" in one_line_error(err)
         code, out, err = cli("send", base, "ping")  # the development key is not this server's
         assert code == 1
     finally:

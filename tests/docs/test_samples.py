@@ -405,3 +405,37 @@ def test_bash_sample(sample: Sample, fake_discord: Any, page_dir: Any) -> None:
             shell.run(cmd)
     finally:
         shell.close()
+
+
+# -- the harness itself ----------------------------------------------------------------------
+
+
+def test_harness_reads_markers_files_commands_and_outputs(tmp_path: Path) -> None:
+    from tests.docs import samples
+
+    page = tmp_path / "page.md"
+    page.write_text(
+        "Save this as\n`bot.py`:\n\n```python\nx = 1\n```\n\n"
+        "<!-- sample: continues -->\n```python\ny = x\n```\n\n"
+        "<!-- sample: fragment -->\n```python\nf(a=1, *, b)\n```\n\n"
+        "```bash\nexport K=...   # yours\n"
+        'A=1 tool --flag \\\n  arg && other "q r"\n# out: ...\n```\n'
+    )
+    monkey_root = samples.ROOT
+    samples.ROOT = tmp_path
+    try:
+        first, second, fragment, shell = samples.parse(page)
+    finally:
+        samples.ROOT = monkey_root
+    assert (first.filename, second.marker, second.previous) == ("bot.py", "continues", [first])
+    assert fragment.marker == "fragment" and fragment.previous == []
+    cmds = samples.commands(shell.code)
+    assert [c.argv for c in cmds] == [
+        ["export", "K"],
+        ["A=1", "tool", "--flag", "arg"],
+        ["other", "q r"],
+    ]
+    assert cmds[-1].expected == ["out: ..."]
+    matches(["HTTP 200: {...}"], 'HTTP 200: {"type":1}\n')
+    with pytest.raises(AssertionError):
+        matches(["HTTP 200: {...}"], 'HTTP 401: {"error":"x"}\n')

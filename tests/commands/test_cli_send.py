@@ -37,11 +37,11 @@ def free_port() -> int:
 
 
 def start_uvicorn(
-    spec: str, cwd: Path, env: dict[str, str], *flags: str
+    spec: str, cwd: Path, env: dict[str, str], *flags: str, python: str = sys.executable
 ) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", spec, "--host", "127.0.0.1", "--port", str(port), *flags],
+        [python, "-m", "uvicorn", spec, "--host", "127.0.0.1", "--port", str(port), *flags],
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,

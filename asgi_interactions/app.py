@@ -116,7 +116,8 @@ class InteractionApp:
         if not key:
             raise ConfigurationError(
                 "no public key: pass public_key= or set DISCORD_PUBLIC_KEY "
-                "(the application's public key from the developer portal)"
+                "(the application's public key from the developer portal; for local tests, "
+                "the public key of asgi_interactions.testing.DEVELOPMENT_KEYS)"
             )
         if defer_after is not None and not 0 < defer_after < 3:
             raise ConfigurationError("defer_after must be between 0 and 3 seconds, or None")
@@ -147,7 +148,13 @@ class InteractionApp:
         self._own_limiter: RateLimiter | None = None
         self._token = token if token is not None else os.environ.get("DISCORD_TOKEN")
         app_id = application_id or os.environ.get("DISCORD_APPLICATION_ID")
-        self.application_id: int | None = int(app_id) if app_id else None
+        try:
+            self.application_id: int | None = int(app_id) if app_id else None
+        except ValueError:
+            raise ConfigurationError(
+                f"application_id / DISCORD_APPLICATION_ID must be the numeric Application ID "
+                f"from the developer portal, got {app_id!r}"
+            ) from None
         self._rest = rest
         self.gateway = gateway
         attach = getattr(gateway, "attach", None)
@@ -167,6 +174,7 @@ class InteractionApp:
         self.component = tree.component
         self.autocomplete = tree.autocomplete
         self.modal = tree.modal
+        self.routes = tree.routes
         self._runner = Runner(
             self,
             self._resolve,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["ConfigurationError", "HandlerNotFound", "InteractionError", "ResponseError"]
+
 
 class InteractionError(Exception):
     """Base class for errors about handling an interaction."""

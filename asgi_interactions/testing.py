@@ -7,8 +7,6 @@ parsed answer. ``python -m asgi_interactions.testing URL ping`` does the same fr
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import itertools
 import json
 import sys
@@ -82,8 +80,11 @@ class KeyPair:
         }
 
 
-#: A fixed, public key pair for local development only; never use it for a real application.
 DEVELOPMENT_KEYS = KeyPair.from_seed("a5" * 32)
+"""A fixed, public key pair for local development only; never use it for a real application.
+
+The example app trusts it when ``DISCORD_PUBLIC_KEY`` is unset, and ``asgi-interactions send``
+signs with it unless given ``--seed``."""
 
 
 # -- payload builders -------------------------------------------------------------------------
@@ -506,42 +507,11 @@ class InteractionTestClient:
 # -- command line -----------------------------------------------------------------------------
 
 
-def _parse_value(raw: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(raw)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(raw.lower(), raw)
-
-
-async def _cli(args: argparse.Namespace) -> int:
-    keys = KeyPair.from_seed(args.seed) if args.seed else DEVELOPMENT_KEYS
-    async with InteractionTestClient(args.url, keys) as client:
-        if args.kind == "ping":
-            response = await client.ping()
-        else:
-            options = dict(pair.split("=", 1) for pair in args.options)
-            values = {key: _parse_value(value) for key, value in options.items()}
-            response = await client.command(args.name, values)
-    print(f"HTTP {response.status}: {response.body.decode(errors='replace')}")
-    return 0 if response.status < 400 else 1
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m asgi_interactions.testing URL ping | command NAME [opt=value ...]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m asgi_interactions.testing",
-        description="Send a signed interaction to an endpoint and print the answer.",
-    )
-    parser.add_argument("url", help="endpoint URL, e.g. http://127.0.0.1:8000/interactions")
-    parser.add_argument("--seed", help="hex seed of the signing key (default: development keys)")
-    sub = parser.add_subparsers(dest="kind", required=True)
-    sub.add_parser("ping", help="send a PING")
-    cmd = sub.add_parser("command", help="invoke a slash command")
-    cmd.add_argument("name")
-    cmd.add_argument("options", nargs="*", help="option=value pairs")
-    return asyncio.run(_cli(parser.parse_args(argv)))
+    """``python -m asgi_interactions.testing URL KIND ...``: ``asgi-interactions send``."""
+    from .cli import main as cli_main
+
+    return cli_main(["send", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -281,6 +281,13 @@ class PatternRouter(Generic[T]):
         self._count += 1
         return pattern
 
+    def entries(self) -> list[tuple[str, T]]:
+        """Every (pattern source, entry), exact ids first."""
+        out = list(self._exact.items())
+        for bucket in self._buckets.values():
+            out.extend((p.source, e) for entries in bucket.values() for p, e in entries)
+        return out
+
     def find(self, value: str) -> tuple[T, dict[str, Any]] | None:
         """The entry and converted parameters for `value`, or None."""
         entry = self._exact.get(value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 from .._sync import is_async, run_in_thread
 from ..errors import HandlerNotFound
@@ -129,10 +129,28 @@ async def _call(
         return answer
 
 
+#: How the answer to an option value that does not convert begins (the CLI recognises it).
+INVALID_VALUE_PREFIX = "Invalid value for `"
+
+
 def _conversion_message(exc: OptionConversionError) -> Any:
     from ..responses import Message
 
-    return Message(content=f"Invalid value for `{exc.option}`: {exc.reason}.", ephemeral=True)
+    text = f"{INVALID_VALUE_PREFIX}{exc.option}`: {exc.reason}."
+    return Message(content=text, ephemeral=True)
+
+
+class Route(NamedTuple):
+    """One row of ``CommandTree.routes()``: what is declared, and which function handles it."""
+
+    kind: str  # command, user command, message command, autocomplete, component, modal
+    name: str  # "/echo", "/admin ban reason", a custom_id pattern
+    handler: str  # the function's qualified name
+    scope: str  # "global", "guild ID", or "" for components, modals and autocomplete
+
+
+def _name(callback: Any) -> str:
+    return f"{getattr(callback, '__module__', '?')}.{getattr(callback, '__qualname__', callback)}"
 
 
 class CommandTree:
@@ -482,6 +500,23 @@ class CommandTree:
             for entry in routes.values():
                 seen.setdefault(id(entry), entry)
         return list(seen.values())
+
+    def routes(self) -> list[Route]:
+        """Every declared command, autocomplete, component and modal, as table rows."""
+        kinds = {1: "command", 2: "user command", 3: "message command"}
+        rows = []
+        for (ctype, path), scopes in self._routes.items():
+            name = f"/{path}" if ctype == 1 else path
+            for scope, entry in scopes.items():
+                where = "global" if scope is None else f"guild {scope}"
+                rows.append(Route(kinds.get(ctype, str(ctype)), name, _name(entry.callback), where))
+        for (path, option), handler in self._autocomplete.items():
+            rows.append(Route("autocomplete", f"/{path} {option}", _name(handler.callback), ""))
+        for source, handler in self._components.entries():
+            rows.append(Route("component", source, _name(handler.callback), ""))
+        for source, handler in self._modals.entries():
+            rows.append(Route("modal", source, _name(handler.callback), ""))
+        return rows
 
     def handles(self, interaction_type: int) -> bool:
         """Whether anything is declared for that interaction type (2, 3, 4 or 5)."""

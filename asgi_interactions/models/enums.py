@@ -45,6 +45,7 @@ class CommandType(IntEnum):
 
 
 ApplicationCommandType = CommandType
+"""Discord's name for `CommandType` (the same enum)."""
 
 
 class OptionType(IntEnum):

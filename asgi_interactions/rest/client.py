@@ -111,7 +111,8 @@ class RestClient(RestHelpers):
     webhooks, which are not. A request not sent within ``request_deadline`` seconds raises
     ``RequestDeadlineError``. Edge errors (502/503/504 without rate-limit headers, connections
     that fail before sending) are retried after ``edge_retry_delay`` seconds (jittered, growing
-    while the edge keeps failing), in the request's place in its bucket.
+    while the edge keeps failing), in the request's place in its bucket, at most
+    ``edge_retries`` times (0: fail at once, as the command line does).
 
     Use it as ``async with RestClient(token) as rest:`` or ``await rest.open()`` / ``await
     rest.close()`` (both idempotent); the app's lifespan does this for you.
@@ -133,6 +134,7 @@ class RestClient(RestHelpers):
         application_id: int | str | None = None,
         request_deadline: float = 900.0,
         edge_retry_delay: float = 0.025,
+        edge_retries: int = EDGE_RETRIES,
     ) -> None:
         self._token = token
         self._application_id = (
@@ -140,6 +142,7 @@ class RestClient(RestHelpers):
         )
         self.request_deadline = request_deadline
         self.edge_retry_delay = edge_retry_delay
+        self.edge_retries = edge_retries
         self._counted_webhooks: set[str] = set()  # got a global 429: not exempt after all
         self._edge_streak = 0  # edge errors in a row, client-wide: the retry delay grows with it
         self.base_url = base_url.rstrip("/")
@@ -334,7 +337,7 @@ class RestClient(RestHelpers):
                     permit, method, url, headers, content, multipart, use_token
                 )
             except NOT_SENT as exc:
-                if edge >= EDGE_RETRIES:
+                if edge >= self.edge_retries:
                     raise
                 edge += 1
                 self.rate_limiter.note_retry(permit)
@@ -353,7 +356,7 @@ class RestClient(RestHelpers):
                 if _debug():
                     log.debug("%s -> %d", route.display, status)
                 return _decode(response)
-            if status in EDGE_RETRYABLE and edge < EDGE_RETRIES:
+            if status in EDGE_RETRYABLE and edge < self.edge_retries:
                 # Discord's edge answered: the API never saw the request. Its place is kept.
                 if _rate_headers(response):  # the API did see it after all: count it
                     await permit.complete(_bucket_info(response, limited=False))

@@ -1,7 +1,9 @@
-"""A runnable bot mounted in FastAPI: ``uvicorn examples.fastapi_app.main:app``.
+"""A runnable bot mounted in FastAPI:
+``uvicorn examples.fastapi_app.main:app --log-config examples/logging.json``.
 
-Without DISCORD_PUBLIC_KEY it uses the public development key pair, so that
-``python -m asgi_interactions.testing http://127.0.0.1:8000/interactions ping`` works locally.
+Development mode, opted in here and nowhere in the library: without DISCORD_PUBLIC_KEY it warns
+and uses the public development key pair, so that
+``asgi-interactions send http://127.0.0.1:8000/interactions ping`` works locally.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from fastapi import FastAPI
 from asgi_interactions import ActionRow, Button, Context, InteractionApp, Message, Option
 from asgi_interactions.testing import DEVELOPMENT_KEYS
 
-logging.basicConfig(level=logging.INFO)
 log = logging.getLogger("examples.fastapi_app")
 
 public_key = os.environ.get("DISCORD_PUBLIC_KEY")

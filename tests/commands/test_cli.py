@@ -60,9 +60,23 @@ def puts(fake: Any) -> list[Any]:
     return [r for r in fake.requests if r.method == "PUT"]
 
 
+KEYLESS = textwrap.dedent(
+    """
+    from asgi_interactions import InteractionApp
+
+    bot = InteractionApp()  # no public_key=: DISCORD_PUBLIC_KEY, which sync must not need
+
+    @bot.command(description="Hi")
+    async def hello(ctx):
+        return "hi"
+    """
+)
+
+
 @pytest.fixture
 def bot_dir(tmp_path: Path) -> Path:
     (tmp_path / "mybot.py").write_text(BOT)
+    (tmp_path / "keyless.py").write_text(KEYLESS)
     return tmp_path
 
 
@@ -140,16 +154,68 @@ async def test_token_from_environment(bot_dir: Path) -> None:
         (["sync", "nosuchmodule:bot"], "cannot import module 'nosuchmodule'"),
         (["sync", "mybot:nothing"], "has no attribute 'nothing'"),
         (["sync", "mybot"], "module:attribute"),
-        (["sync", "mybot:bot"], "no bot token"),
+        (["sync", "mybot:bot"], "no bot token: set DISCORD_TOKEN"),
+        (["sync", "keyless:nope"], "module 'keyless' has no attribute 'nope'"),
+        (["sync", "mybot:bot", "--base-url", "127.0.0.1:9"], "needs a scheme and a host"),
     ],
 )
-async def test_errors_exit_1_with_a_clear_message(
+async def test_set_up_mistakes_exit_2_with_one_clear_line(
     bot_dir: Path, args: list[str], message: str
 ) -> None:
-    code, _out, err = await run_cli(*args, "--base-url", "http://127.0.0.1:9/api/v10", cwd=bot_dir)
-    assert code == 1
-    assert message in err
+    if "--base-url" not in args:
+        args = [*args, "--base-url", "http://127.0.0.1:9/api/v10"]
+    code, _out, err = await run_cli(*args, cwd=bot_dir)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
     assert "Traceback" not in err
+
+
+async def test_sync_needs_no_public_key(bot_dir: Path) -> None:
+    async with serve_fake_discord(token="t") as fake:
+        code, out, err = await run_cli(
+            "sync",
+            "keyless:bot",
+            "--base-url",
+            fake.base_url,
+            cwd=bot_dir,
+            env={"DISCORD_TOKEN": "t"},
+        )
+    assert code == 0, err
+    assert "global: 1 created (/hello)" in out
+
+
+async def test_bad_application_id_is_named(bot_dir: Path) -> None:
+    code, out, err = await run_cli(
+        "sync",
+        "keyless:bot",
+        cwd=bot_dir,
+        env={"DISCORD_TOKEN": "t", "DISCORD_APPLICATION_ID": "abc"},
+    )
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "DISCORD_APPLICATION_ID" in lines[0] and "'abc'" in lines[0], err
+
+
+async def test_unreachable_url_is_named_without_retries(bot_dir: Path) -> None:
+    url = "http://127.0.0.1:9/api/v10"
+    code, _out, err = await run_cli(
+        "sync", "mybot:bot", "--base-url", url, cwd=bot_dir, env={"BOT_TOKEN": "t"}
+    )
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert lines == [lines[0]] and f"cannot reach Discord at {url}" in lines[0], err  # no retry log
+
+
+async def test_base_url_without_api_version_gets_a_hint(bot_dir: Path) -> None:
+    async with serve_fake_discord(token="t") as fake:
+        bare = fake.base_url.removesuffix("/api/v10")
+        code, _out, err = await run_cli(
+            "sync", "mybot:bot", "--base-url", bare, cwd=bot_dir, env={"BOT_TOKEN": "t"}
+        )
+    assert code == 1
+    assert "404" in err and "the base URL usually ends in /api/v10" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 async def test_discord_errors_exit_1(bot_dir: Path) -> None:

@@ -468,7 +468,8 @@ class RedisRateLimiter(RateLimiter):
     """Rate limits shared through Redis by every process and host given the same ``url``.
 
     ``prefix`` namespaces the keys (one prefix per bot token set is enough: global windows are
-    keyed by a hash of the token). Other options as for ``RateLimiter``.
+    keyed by a hash of the token). ``stale_after``: a request whose caller crashed mid-flight
+    stops counting after this many seconds. Other options as for ``RateLimiter``.
     """
 
     def __init__(
@@ -477,6 +478,7 @@ class RedisRateLimiter(RateLimiter):
         *,
         prefix: str = "asgi_interactions:rl:",
         idle_ttl: float = 60.0,
+        stale_after: float = 120.0,
         retry_interval: float = 2.0,
         socket_timeout: float = 1.0,
         **options: float,
@@ -485,6 +487,7 @@ class RedisRateLimiter(RateLimiter):
             url,
             prefix=prefix,
             idle_ttl=idle_ttl,
+            stale_after=stale_after,
             retry_interval=retry_interval,
             socket_timeout=socket_timeout,
         )

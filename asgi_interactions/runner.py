@@ -119,11 +119,13 @@ class Runner:
         ctx = Context(interaction, host)
         loop = asyncio.get_running_loop()
         started = loop.time()
+        box: list[asyncio.Task[None]] = []  # the handler's task, for _run (cheaper than asking)
         if sys.version_info >= (3, 12):
             # Eager: a handler that never suspends finishes here, with no loop round trip;
             # unlike stepping the coroutine by hand, current_task() is the handler's own task.
             name = f"interaction {interaction.id}"
-            task = asyncio.Task(self._run(ctx, handler), loop=loop, name=name, eager_start=True)
+            coro = self._run(ctx, handler, box)
+            task = asyncio.Task(coro, loop=loop, name=name, eager_start=True)
             if task.done():
                 return ctx._initial.result(), task
             self.tasks.add(task)
@@ -131,7 +133,8 @@ class Runner:
             return await self._wait_initial(ctx, task, started, loop)
         # 3.11: the task's first step runs on the next loop turn. Yield once, behind it: most
         # handlers are done by then, and pay for no timer, no done-callback and no named task.
-        task = loop.create_task(self._run(ctx, handler))
+        task = loop.create_task(self._run(ctx, handler, box))
+        box.append(task)  # before its first step: _run reads its own task from here
         self.tasks.add(task)  # counted (max_concurrency, drain) while it may still run
         try:
             await _yield()
@@ -208,8 +211,8 @@ class Runner:
         if ctx._offer_initial(InitialResponse(deferred_payload(itype, False), [], deferred=True)):
             log.debug("auto-deferred interaction %s", ctx.interaction.id)
 
-    async def _run(self, ctx: Context, handler: Handler) -> None:
-        task = asyncio.current_task()
+    async def _run(self, ctx: Context, handler: Handler, box: list[asyncio.Task[None]]) -> None:
+        task = box[0] if box else asyncio.current_task()  # eager (3.12+): not in the box yet
         assert task is not None  # the runner made it
         in_handler = self._in_handler
         in_handler.add(task)

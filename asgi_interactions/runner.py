@@ -53,6 +53,7 @@ class _Notice:
 
 
 _NOT_HANDLED = _Notice(NOT_HANDLED_TEXT)
+_TASK_NAME = "interaction"  # until it suspends: then "interaction <id>", for the logs
 _FAILED = _Notice(FAILED_TEXT)
 
 
@@ -132,8 +133,12 @@ class Runner:
             task.add_done_callback(self._finished)
             return await self._wait_initial(ctx, task, started, loop)
         # 3.11: the task's first step runs on the next loop turn. Yield once, behind it: most
-        # handlers are done by then, and pay for no timer, no done-callback and no named task.
-        task = loop.create_task(self._run(ctx, handler, box))
+        # handlers are done by then, and pay for no timer, no done-callback and no per-id name.
+        coro = self._run(ctx, handler, box)
+        if loop.get_task_factory() is None:  # named at once: no "Task-N" formatted and replaced
+            task = asyncio.Task(coro, loop=loop, name=_TASK_NAME)
+        else:
+            task = loop.create_task(coro)
         box.append(task)  # before its first step: _run reads its own task from here
         self.tasks.add(task)  # counted (max_concurrency, drain) while it may still run
         try:

@@ -53,8 +53,8 @@ class _Notice:
 
 
 _NOT_HANDLED = _Notice(NOT_HANDLED_TEXT)
-_TASK_NAME = "interaction"  # until it suspends: then "interaction <id>", for the logs
 _FAILED = _Notice(FAILED_TEXT)
+_TASK_NAME = "interaction"  # until it suspends: then "interaction <id>", for the logs
 
 
 @types.coroutine
@@ -184,7 +184,7 @@ class Runner:
         return initial, task
 
     def _arm_deadline(self, task: asyncio.Task[None], started: float) -> None:
-        if task not in self._deadlines:
+        if task not in self._deadlines and not task.done():  # a done task has no _finished left
             loop = asyncio.get_running_loop()
             when = started + self.handler_timeout
             self._deadlines[task] = loop.call_at(when, self._deadline_passed, task)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+import types
+from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from .context import Context, InitialResponse
@@ -53,6 +54,13 @@ class _Notice:
 
 _NOT_HANDLED = _Notice(NOT_HANDLED_TEXT)
 _FAILED = _Notice(FAILED_TEXT)
+_TASK_NAME = "interaction"  # until it suspends: then "interaction <id>", for the logs
+
+
+@types.coroutine
+def _yield() -> Generator[None, None, None]:
+    """Give the event loop one turn (``asyncio.sleep(0)`` without its frames)."""
+    yield
 
 
 class Runner:
@@ -112,20 +120,55 @@ class Runner:
         ctx = Context(interaction, host)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        name = f"interaction {interaction.id}"
+        box: list[asyncio.Task[None]] = []  # the handler's task, for _run (cheaper than asking)
         if sys.version_info >= (3, 12):
             # Eager: a handler that never suspends finishes here, with no loop round trip;
             # unlike stepping the coroutine by hand, current_task() is the handler's own task.
-            task = asyncio.Task(self._run(ctx, handler), loop=loop, name=name, eager_start=True)
+            name = f"interaction {interaction.id}"
+            coro = self._run(ctx, handler, box)
+            task = asyncio.Task(coro, loop=loop, name=name, eager_start=True)
             if task.done():
                 return ctx._initial.result(), task
+            self.tasks.add(task)
+            task.add_done_callback(self._finished)
+            return await self._wait_initial(ctx, task, started, loop)
+        # 3.11: the task's first step runs on the next loop turn. Yield once, behind it: most
+        # handlers are done by then, and pay for no timer, no done-callback and no per-id name.
+        coro = self._run(ctx, handler, box)
+        if loop.get_task_factory() is None:  # named at once: no "Task-N" formatted and replaced
+            task = asyncio.Task(coro, loop=loop, name=_TASK_NAME)
         else:
-            task = loop.create_task(self._run(ctx, handler), name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self._finished)
+            task = loop.create_task(coro)
+        box.append(task)  # before its first step: _run reads its own task from here
+        self.tasks.add(task)  # counted (max_concurrency, drain) while it may still run
+        try:
+            await _yield()
+        except BaseException:
+            ctx._abandon_initial()
+            raise
+        if task.done():
+            self.tasks.discard(task)
+            self._expired.discard(task)
+            if ctx._initial.done():
+                return ctx._initial.result(), task
+        else:
+            task.set_name(f"interaction {interaction.id}")
+            task.add_done_callback(self._finished)
+        return await self._wait_initial(ctx, task, started, loop)
+
+    async def _wait_initial(
+        self,
+        ctx: Context,
+        task: asyncio.Task[None],
+        started: float,
+        loop: asyncio.AbstractEventLoop,
+    ) -> tuple[InitialResponse, asyncio.Task[None]]:
+        """Wait for the initial response of a handler that suspended, deferring at defer_after."""
         timer = None
-        if self.defer_after is not None:
-            timer = loop.call_later(self.defer_after, self._auto_defer, ctx)
+        if ctx._initial.done():
+            pass  # answered already (ctx.defer() or respond()): only the deadline is left
+        elif self.defer_after is not None:
+            timer = loop.call_at(started + self.defer_after, self._auto_defer, ctx)
         else:
             self._arm_deadline(task, started)  # nothing else bounds the wait below
         try:
@@ -141,7 +184,7 @@ class Runner:
         return initial, task
 
     def _arm_deadline(self, task: asyncio.Task[None], started: float) -> None:
-        if task not in self._deadlines:
+        if task not in self._deadlines and not task.done():  # a done task has no _finished left
             loop = asyncio.get_running_loop()
             when = started + self.handler_timeout
             self._deadlines[task] = loop.call_at(when, self._deadline_passed, task)
@@ -173,8 +216,8 @@ class Runner:
         if ctx._offer_initial(InitialResponse(deferred_payload(itype, False), [], deferred=True)):
             log.debug("auto-deferred interaction %s", ctx.interaction.id)
 
-    async def _run(self, ctx: Context, handler: Handler) -> None:
-        task = asyncio.current_task()
+    async def _run(self, ctx: Context, handler: Handler, box: list[asyncio.Task[None]]) -> None:
+        task = box[0] if box else asyncio.current_task()  # eager (3.12+): not in the box yet
         assert task is not None  # the runner made it
         in_handler = self._in_handler
         in_handler.add(task)

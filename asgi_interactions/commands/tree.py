@@ -101,6 +101,9 @@ class _Handler:
         return self.error_handler
 
 
+_PLAIN = frozenset((str, type(None), dict, list))  # common results, never awaitable
+
+
 async def _call(
     entry: Invocable | _Handler, ctx: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -111,7 +114,7 @@ async def _call(
             result = await entry.callback(ctx, *args, **kwargs)
         else:
             result = await run_in_thread(entry.callback, ctx, *args, **kwargs)
-        if inspect.isawaitable(result):
+        if type(result) not in _PLAIN and inspect.isawaitable(result):
             result = await result
         return result
     except Exception as exc:

@@ -1,0 +1,78 @@
+"""The runner's two paths: a handler done in its first step (no timer, no tracking left behind)
+and one that suspends (named, tracked, auto-deferred); either way it runs in its own task."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from asgi_interactions import Context, InteractionApp
+from asgi_interactions.testing import InteractionTestClient, KeyPair, command_payload
+
+
+async def test_a_fast_handler_runs_in_its_own_task_and_leaves_nothing_tracked(
+    make_bot: Callable[..., InteractionApp], keys: KeyPair
+) -> None:
+    bot = make_bot()
+    seen: list[asyncio.Task[Any] | None] = []
+
+    @bot.on(2)
+    async def handler(ctx: Context) -> str:
+        seen.append(asyncio.current_task())
+        return "hi"
+
+    async with InteractionTestClient(bot, keys) as client:
+        outer = asyncio.current_task()
+        response = await client.send(command_payload("x"))
+        assert response.json == {"type": 4, "data": {"content": "hi"}}
+        assert seen and seen[0] is not None and seen[0] is not outer
+        assert seen[0].done()
+        assert not bot._runner.tasks and not bot._runner._deadlines
+
+
+async def test_a_suspending_handler_is_named_tracked_and_auto_deferred(
+    make_bot: Callable[..., InteractionApp], keys: KeyPair
+) -> None:
+    bot = make_bot(defer_after=0.1)
+    release = asyncio.Event()
+    seen: list[asyncio.Task[Any] | None] = []
+
+    @bot.on(2)
+    async def handler(ctx: Context) -> None:
+        seen.append(asyncio.current_task())
+        await release.wait()
+        assert asyncio.current_task() is seen[0]
+
+    payload = command_payload("x")
+    async with InteractionTestClient(bot, keys) as client:
+        response = await client.send(payload)
+        assert response.json == {"type": 5}
+        task = seen[0]
+        assert task is not None and task in bot._runner.tasks
+        assert task.get_name() == f"interaction {payload['id']}"
+        assert task in bot._runner._deadlines  # handler_timeout armed once the answer is out
+        release.set()
+        async with asyncio.timeout(5):
+            while bot._runner.tasks:  # noqa: ASYNC110 - the done-callback frees the slot
+                await asyncio.sleep(0.01)
+        assert not bot._runner._deadlines
+
+
+async def test_defer_in_the_first_step_answers_at_once_without_waiting_for_the_timer(
+    make_bot: Callable[..., InteractionApp], keys: KeyPair
+) -> None:
+    bot = make_bot(defer_after=2.5)
+    release = asyncio.Event()
+
+    @bot.on(2)
+    async def handler(ctx: Context) -> None:
+        await ctx.defer(ephemeral=True)
+        await release.wait()
+
+    async with InteractionTestClient(bot, keys) as client:
+        async with asyncio.timeout(2):  # well before defer_after
+            response = await client.send(command_payload("x"))
+        assert response.json == {"type": 5, "data": {"flags": 64}}
+        assert len(bot._runner.tasks) == 1
+        release.set()

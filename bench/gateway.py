@@ -26,6 +26,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ class Counter:
         self.count += 1
         if name == "RESUMED":
             self.resumed.append(now)
-        elif isinstance(data, dict) and "mark" in data:
+        elif isinstance(data, Mapping) and "mark" in data:  # hikari's payload is a mapping
             self.markers[data["mark"]] = now
         if self.count == self.target:
             self.last_at = now
@@ -137,9 +138,10 @@ class Ours:
 
 CLIENTS: dict[str, Any] = {"ours": Ours}
 try:
-    from bench.gateway_hikari import Hikari
+    from bench.gateway_hikari import Hikari, HikariRaw
 
     CLIENTS["hikari"] = Hikari
+    CLIENTS["hikari-raw"] = HikariRaw
 except ImportError:
     pass
 

@@ -14,7 +14,6 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -120,7 +119,6 @@ class Gateway(GuildCommands):
         self._stopped: asyncio.Event | None = None
         self._error: GatewayError | None = None
         self._io_tasks: list[asyncio.Task[None]] = []
-        self._pending: deque[GatewayEvent] = deque()  # I/O thread -> app's loop, in order
         self._drain_scheduled = False
 
     def __repr__(self) -> str:
@@ -329,7 +327,7 @@ class Gateway(GuildCommands):
 
     def _deliver(self, event: GatewayEvent) -> None:
         """Called on the I/O loop: queue the event for the app's loop, waking it once a batch."""
-        self._pending.append(event)
+        self._dispatcher.pending.append(event)
         if not self._drain_scheduled:
             self._drain_scheduled = True
             assert self._app_loop is not None
@@ -337,11 +335,9 @@ class Gateway(GuildCommands):
                 self._app_loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
-        """On the app's loop: dispatch the queued events in arrival order."""
-        self._drain_scheduled = False  # before popping: a later append schedules another drain
-        pending, dispatch = self._pending, self._dispatcher.dispatch
-        while pending:
-            dispatch(pending.popleft())
+        """On the app's loop: have the dispatcher's consumer take the queued events, in order."""
+        self._drain_scheduled = False  # first: a later append schedules another drain
+        self._dispatcher.wake()
 
     async def _io_start(
         self, url: str, count: int, ids: list[int], queue_args: tuple[int, float]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from . import commands
 from .errors import GatewayError
-from .events import Dispatcher, GatewayEvent, Listener
+from .events import Dispatcher, Listener
 from .guild_commands import GuildCommands
 from .intents import DEFAULT_INTENTS, Intents
 from .ratelimit import IdentifyQueue
@@ -325,10 +325,9 @@ class Gateway(GuildCommands):
         future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, self._io_loop)
         return asyncio.wrap_future(future)
 
-    def _deliver(self, event: GatewayEvent) -> None:
-        """Called on the I/O loop: queue the event for the app's loop, waking it once a batch."""
-        self._dispatcher.pending.append(event)
-        if not self._drain_scheduled:
+    def _flush(self) -> None:
+        """On the I/O loop, after a read: wake the app's loop once for what it delivered."""
+        if self._dispatcher.pending and not self._drain_scheduled:
             self._drain_scheduled = True
             assert self._app_loop is not None
             with contextlib.suppress(RuntimeError):  # the app's loop is closed: nobody to tell
@@ -344,7 +343,8 @@ class Gateway(GuildCommands):
     ) -> None:
         queue = IdentifyQueue(*queue_args)
         for sid in ids:  # in shard order: the identify queue serves them first come first served
-            shard = self._shards[sid] = Shard(sid, count, url, self.config, queue, self._deliver)
+            deliver, flush = self._dispatcher.pending.append, self._flush  # events in order
+            shard = self._shards[sid] = Shard(sid, count, url, self.config, queue, deliver, flush)
             self._io_tasks.append(asyncio.ensure_future(self._supervise(shard)))
         self._io_tasks.append(asyncio.ensure_future(self._watch_app_loop()))
         await asyncio.gather(*(s.first_ready for s in self._shards.values()))

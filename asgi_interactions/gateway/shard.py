@@ -78,13 +78,15 @@ class Shard:
         config: ShardConfig,
         queue: IdentifyQueue,
         deliver: Callable[[GatewayEvent], None],
+        flush: Callable[[], None],
     ) -> None:
         self.id = shard_id
         self.count = shard_count
         self.url = url
         self.config = config
         self.queue = queue
-        self.deliver = deliver
+        self.deliver = deliver  # called with each dispatch, in order
+        self.flush = flush  # called after each read that may have delivered some
         self.state = "idle"
         self.session_id: str | None = None
         self.resume_url: str | None = None
@@ -233,7 +235,7 @@ class Shard:
             conn = _Conn(ws, decoder, limiter, loop.create_future(), loop.create_future())
             self._conn = conn
             on_message = functools.partial(self._on_message, conn)
-            ws.attach(on_message, functools.partial(self._lost, conn))
+            ws.attach(on_message, functools.partial(self._lost, conn), self.flush)
             try:
                 reason = await self._drive(conn, resume=resume)
             finally:

@@ -38,6 +38,8 @@ log = logging.getLogger("asgi_interactions.gateway")
 
 #: Close codes after which the session cannot be resumed (new IDENTIFY on the cached URL).
 NEW_SESSION_CODES = frozenset({4003, 4007, 4009})
+#: Dispatches the shard acts on itself before delivering them.
+_SESSION_EVENTS = frozenset({"READY", "RESUMED", "RATE_LIMITED", "GUILD_MEMBERS_CHUNK"})
 #: The code we close with to reconnect: anything but 1000/1001 keeps the session resumable.
 RECONNECT_CODE = 4000
 
@@ -407,6 +409,14 @@ class Shard:
                 log.debug("shard %d: dropped repeated %s (seq %d)", self.id, name, seq)
                 return
             self.seq = seq
+        else:
+            seq = None
+        if name in _SESSION_EVENTS:
+            self._on_session_event(conn, name, data)
+        self.deliver(GatewayEvent(name, self.id, seq, data))
+
+    def _on_session_event(self, conn: _Conn, name: str, data: Any) -> None:
+        """READY, RESUMED, RATE_LIMITED and GUILD_MEMBERS_CHUNK: what the shard itself uses."""
         if name == "READY" and isinstance(data, dict):
             self.session_id = data.get("session_id")
             self.resume_url = data.get("resume_gateway_url")
@@ -418,7 +428,6 @@ class Shard:
             self._went_live(conn, "ready")
         elif name in ("GUILD_MEMBERS_CHUNK", "RATE_LIMITED"):
             self.members.on_dispatch(name, data)
-        self.deliver(GatewayEvent(name, self.id, seq if isinstance(seq, int) else None, data))
 
     def _went_live(self, conn: _Conn, state: str) -> None:
         conn.live = True

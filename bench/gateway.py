@@ -10,11 +10,13 @@ it); for a zombie (ACKs stop), the time from the un-ACKed heartbeat to the clien
 connection, and to the listener receiving RESUMED.
 
     python bench/gateway.py                      # ours, ~1 min
-    python bench/gateway.py --events 20000 --rounds 5 --clients ours,hikari
+    python bench/gateway.py --events 20000 --rounds 5 --clients ours,hikari,hikari-raw
 
 The fake runs on its own thread in the same process (GIL shared with the client), the same for
 every client. hikari (bench-only, bench/requirements.txt) is driven through its public
-``GatewayShardImpl`` when installed.
+``GatewayShardImpl`` when installed, two ways (bench/gateway_hikari.py): ``hikari``, a listener
+on hikari's raw-payload event (the same contract as our ``"*"`` listener), and ``hikari-raw``,
+the shard alone with no listener machinery.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ class Dispatcher:
             event = pending.popleft()
             if event.name == "INTERACTION_CREATE":
                 calls = self._calls(event)
-            else:  # the hot path: no list of pairs to build for a single listener
+            else:  # the hot path: no interaction handler to consider
                 calls = [(listener, event) for listener in route(event.name)]
         if self._consumer is asyncio.current_task():
             self._consumer = None

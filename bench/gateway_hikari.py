@@ -1,8 +1,16 @@
 """hikari's ``GatewayShardImpl`` driven against the fake gateway, for bench/gateway.py.
 
-Events go to a minimal event manager whose ``consume_raw_event`` hands the raw dict to the
-counter: the shard's own decode-and-deliver path, without hikari's event objects (ours also
-delivers the raw dict). bench-only: hikari is in bench/requirements.txt, not a dependency.
+Two ways to receive the events:
+
+- ``hikari``: hikari's own ``EventManagerImpl`` with a listener subscribed to
+  ``ShardPayloadEvent`` (hikari's raw-payload event), i.e. what a hikari user writes to get every
+  dispatch's payload: the same contract as ours (a ``"*"`` listener on the raw dict), and hikari
+  runs each listener call in a task of its own, as we did before our inline start.
+- ``hikari-raw``: a minimal event manager whose ``consume_raw_event`` hands the raw dict to the
+  counter from inside the shard's read loop: the shard alone, with no listener machinery at all
+  (no event object, no task): a lower bound on hikari's cost, not what a listener sees.
+
+bench-only: hikari is in bench/requirements.txt, not a dependency.
 """
 
 from __future__ import annotations
@@ -11,7 +19,10 @@ from typing import Any
 
 import hikari
 from hikari.api.shard import GatewayCompression
+from hikari.events.shard_events import ShardPayloadEvent
 from hikari.impl import config
+from hikari.impl.event_factory import EventFactoryImpl
+from hikari.impl.event_manager import EventManagerImpl
 from hikari.impl.shard import GatewayShardImpl
 
 COMPRESSION = {
@@ -41,8 +52,8 @@ class _Factory:
         return None
 
 
-class Hikari:
-    name = "hikari"
+class HikariRaw:
+    name = "hikari-raw"
 
     def __init__(self, fake: Any, compress: str, counter: Any) -> None:
         self.shard = GatewayShardImpl(
@@ -52,6 +63,36 @@ class Hikari:
             proxy_settings=config.ProxySettings(),
             event_manager=_Events(counter),  # type: ignore[arg-type]
             event_factory=_Factory(),  # type: ignore[arg-type]
+            token=fake.token,
+            url=fake.url,
+        )
+
+    async def start(self) -> None:
+        await self.shard.start()
+
+    async def close(self) -> None:
+        await self.shard.close()
+
+
+class Hikari:
+    name = "hikari"
+
+    def __init__(self, fake: Any, compress: str, counter: Any) -> None:
+        intents = hikari.Intents.ALL_UNPRIVILEGED
+        factory = EventFactoryImpl(None)  # type: ignore[arg-type]  # no app: no REST calls here
+        manager = EventManagerImpl(None, factory, intents)  # type: ignore[arg-type]
+
+        async def count(event: ShardPayloadEvent) -> None:
+            counter.seen(event.name, event.payload)
+
+        manager.subscribe(ShardPayloadEvent, count)
+        self.shard = GatewayShardImpl(
+            compression=COMPRESSION[compress],
+            intents=intents,
+            http_settings=config.HTTPSettings(),
+            proxy_settings=config.ProxySettings(),
+            event_manager=manager,
+            event_factory=factory,
             token=fake.token,
             url=fake.url,
         )

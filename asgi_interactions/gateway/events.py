@@ -1,16 +1,21 @@
 """GatewayEvent and the delivery of dispatches to listeners on the app's event loop.
 
-Listeners run as their own tasks (plain ``def`` ones in the app's worker-thread pool), started
-in sequence order, so a slow or failing listener never delays reading, heartbeats or other
-listeners.
+Listeners are started in sequence order by one consumer task. Each runs inline until it first
+waits, so one that finishes without waiting costs no task of its own; one that waits keeps the
+consumer's task as its own (so ``asyncio.current_task()``, ``asyncio.timeout`` and cancellation
+stay the listener's) and a fresh consumer carries on with the rest at once. A slow or failing
+listener therefore never delays reading, heartbeats or other listeners. Each listener runs in
+its own copy of the context, as it would in a task of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,13 +41,18 @@ AsyncListener = Callable[[GatewayEvent], Awaitable[Any]]
 
 
 class Dispatcher:
-    """Runs on the app's loop: starts every matching listener for each event, in order."""
+    """Runs on the app's loop: starts every matching listener for each queued event, in order."""
 
     def __init__(self, backlog_limit: int = 1000) -> None:
         self.listeners: dict[str, list[AsyncListener]] = {}
         self.interaction_handler: Callable[[dict[str, Any]], Awaitable[None]] | None = None
         self.backlog_limit = backlog_limit
-        self.tasks: set[asyncio.Task[None]] = set()
+        #: Events waiting for the consumer; the I/O thread appends (deque appends are atomic).
+        self.pending: deque[GatewayEvent] = deque()
+        #: Listeners that waited, each running in its own task.
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._consumer: asyncio.Task[None] | None = None
+        self._carry: list[tuple[AsyncListener, GatewayEvent]] = []  # rest of a started event
         self._over = False
         self._routes: dict[str, list[AsyncListener]] = {}
 
@@ -62,20 +72,72 @@ class Dispatcher:
         return route
 
     def dispatch(self, event: GatewayEvent) -> None:
-        """Start the listeners of ``event`` (and the app's handlers for INTERACTION_CREATE)."""
+        """Queue ``event`` and make sure a consumer runs (on the app's loop)."""
+        self.pending.append(event)
+        self.wake()
+
+    def wake(self) -> None:
+        """Start a consumer for the queued events unless one is running (on the app's loop)."""
+        if self._consumer is None or self._consumer.done():
+            self._consumer = asyncio.get_running_loop().create_task(self._consume())
+
+    def _calls(self, event: GatewayEvent) -> list[tuple[AsyncListener, GatewayEvent]]:
+        """What to start for ``event``: the app's handlers for INTERACTION_CREATE, listeners."""
+        calls = [(listener, event) for listener in self._route(event.name)]
         if (
             event.name == "INTERACTION_CREATE"
             and self.interaction_handler is not None
             and isinstance(event.data, dict)
         ):
-            self._spawn(self._interaction(event), event)
-        for listener in self._route(event.name):
-            self._spawn(self._run(listener, event), event)
+            calls.insert(0, (self._interaction, event))
+        return calls
 
-    def _spawn(self, coro: Awaitable[None], event: GatewayEvent) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+    async def _consume(self) -> None:
+        """Start the listeners of the queued events, in order, each inline until it waits."""
+        calls, self._carry = self._carry, []
+        pending, route = self.pending, self._route
+        while True:
+            for i, (listener, event) in enumerate(calls):
+                context = contextvars.copy_context()
+                try:
+                    coro: Any = listener(event)
+                    waiting = context.run(coro.send, None)
+                except (StopIteration, asyncio.CancelledError):
+                    continue
+                except Exception:
+                    _log_failure(listener, event)
+                    continue
+                # The listener waits: this task becomes its task, a new consumer goes on.
+                self._carry = calls[i + 1 :]
+                self._consumer = asyncio.get_running_loop().create_task(self._consume())
+                await self._finish(listener, event, _Rest(coro, waiting, context))
+                return
+            if not pending:
+                break
+            event = pending.popleft()
+            if event.name == "INTERACTION_CREATE":
+                calls = self._calls(event)
+            else:  # the hot path: no interaction handler to consider
+                calls = [(listener, event) for listener in route(event.name)]
+        if self._consumer is asyncio.current_task():
+            self._consumer = None
+
+    async def _finish(self, listener: AsyncListener, event: GatewayEvent, rest: _Rest) -> None:
+        task = asyncio.current_task()
+        assert task is not None
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._check_backlog(event)
+        try:
+            await rest
+        except asyncio.CancelledError:
+            if task.cancelling():  # cancelled from outside (shutdown)
+                raise
+        except Exception:
+            _log_failure(listener, event)
+        finally:
+            self.tasks.discard(task)
+
+    def _check_backlog(self, event: GatewayEvent) -> None:
         if len(self.tasks) > self.backlog_limit and not self._over:
             self._over = True
             log.warning(
@@ -96,29 +158,64 @@ class Dispatcher:
         except Exception:
             log.exception("INTERACTION_CREATE on shard %d failed", event.shard_id)
 
-    @staticmethod
-    async def _run(listener: AsyncListener, event: GatewayEvent) -> None:
-        try:
-            await listener(event)
-        except Exception:
-            name = partial_name(listener)
-            log.exception(
-                "listener %s failed on %s (shard %d, seq %s)",
-                name,
-                event.name,
-                event.shard_id,
-                event.seq,
-            )
-
     async def drain(self, limit: float) -> None:
         """Wait up to ``limit`` seconds for running listeners, then cancel what is left."""
-        if not self.tasks:
+        running = set(self.tasks)
+        if self._consumer is not None:
+            running.add(self._consumer)
+        if not running:
             return
-        _, pending = await asyncio.wait(set(self.tasks), timeout=limit)
+        _, pending = await asyncio.wait(running, timeout=limit)
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=1.0)
+
+
+class _Rest:
+    """Awaitable: drives a listener's coroutine on from its first wait, in its own context.
+
+    The current task awaits this, so the futures the listener waits on are the task's, and a
+    cancellation of the task reaches the listener where it waits.
+    """
+
+    __slots__ = ("context", "coro", "waiting")
+
+    def __init__(self, coro: Any, waiting: Any, context: contextvars.Context) -> None:
+        self.coro: Coroutine[Any, Any, Any] = coro
+        self.waiting = waiting
+        self.context = context
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, run = self.coro, self.context.run
+        waiting = self.waiting
+        while True:
+            try:
+                value = yield waiting
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    waiting = run(coro.throw, exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = run(coro.send, value)
+                except StopIteration:
+                    return
+
+
+def _log_failure(listener: AsyncListener, event: GatewayEvent) -> None:
+    """Log the exception being handled, with the listener, event name, shard and sequence."""
+    log.exception(
+        "listener %s failed on %s (shard %d, seq %s)",
+        partial_name(listener),
+        event.name,
+        event.shard_id,
+        event.seq,
+    )
 
 
 def partial_name(fn: Callable[..., Any]) -> str:

@@ -14,14 +14,13 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from . import commands
 from .errors import GatewayError
-from .events import Dispatcher, GatewayEvent, Listener
+from .events import Dispatcher, Listener
 from .guild_commands import GuildCommands
 from .intents import DEFAULT_INTENTS, Intents
 from .ratelimit import IdentifyQueue
@@ -120,7 +119,6 @@ class Gateway(GuildCommands):
         self._stopped: asyncio.Event | None = None
         self._error: GatewayError | None = None
         self._io_tasks: list[asyncio.Task[None]] = []
-        self._pending: deque[GatewayEvent] = deque()  # I/O thread -> app's loop, in order
         self._drain_scheduled = False
 
     def __repr__(self) -> str:
@@ -327,28 +325,26 @@ class Gateway(GuildCommands):
         future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, self._io_loop)
         return asyncio.wrap_future(future)
 
-    def _deliver(self, event: GatewayEvent) -> None:
-        """Called on the I/O loop: queue the event for the app's loop, waking it once a batch."""
-        self._pending.append(event)
-        if not self._drain_scheduled:
+    def _flush(self) -> None:
+        """On the I/O loop, after a read: wake the app's loop once for what it delivered."""
+        if self._dispatcher.pending and not self._drain_scheduled:
             self._drain_scheduled = True
             assert self._app_loop is not None
             with contextlib.suppress(RuntimeError):  # the app's loop is closed: nobody to tell
                 self._app_loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
-        """On the app's loop: dispatch the queued events in arrival order."""
-        self._drain_scheduled = False  # before popping: a later append schedules another drain
-        pending, dispatch = self._pending, self._dispatcher.dispatch
-        while pending:
-            dispatch(pending.popleft())
+        """On the app's loop: have the dispatcher's consumer take the queued events, in order."""
+        self._drain_scheduled = False  # first: a later append schedules another drain
+        self._dispatcher.wake()
 
     async def _io_start(
         self, url: str, count: int, ids: list[int], queue_args: tuple[int, float]
     ) -> None:
         queue = IdentifyQueue(*queue_args)
         for sid in ids:  # in shard order: the identify queue serves them first come first served
-            shard = self._shards[sid] = Shard(sid, count, url, self.config, queue, self._deliver)
+            deliver, flush = self._dispatcher.pending.append, self._flush  # events in order
+            shard = self._shards[sid] = Shard(sid, count, url, self.config, queue, deliver, flush)
             self._io_tasks.append(asyncio.ensure_future(self._supervise(shard)))
         self._io_tasks.append(asyncio.ensure_future(self._watch_app_loop()))
         await asyncio.gather(*(s.first_ready for s in self._shards.values()))

@@ -9,6 +9,8 @@ new session, and how long to back off. Runs on the gateway's I/O loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import platform
 import random
@@ -19,14 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from .commands import MemberRequests
+from .connection import GatewayConnection
 from .errors import FATAL_CLOSE_CODES, GatewayError
 from .events import GatewayEvent
 from .ratelimit import IdentifyQueue, SendLimiter
-from .transport import Compression, Decoder, encode, make_decoder
+from .settings import ShardConfig, ShardStatus
+from .transport import Decoder, encode, make_decoder
 
 __all__ = ["Shard", "ShardConfig", "ShardStatus"]
 
@@ -34,39 +38,10 @@ log = logging.getLogger("asgi_interactions.gateway")
 
 #: Close codes after which the session cannot be resumed (new IDENTIFY on the cached URL).
 NEW_SESSION_CODES = frozenset({4003, 4007, 4009})
+#: Dispatches the shard acts on itself before delivering them.
+_SESSION_EVENTS = frozenset({"READY", "RESUMED", "RATE_LIMITED", "GUILD_MEMBERS_CHUNK"})
 #: The code we close with to reconnect: anything but 1000/1001 keeps the session resumable.
 RECONNECT_CODE = 4000
-
-
-@dataclass
-class ShardConfig:
-    """What every shard of one Gateway shares."""
-
-    token: str
-    intents: int
-    compression: Compression
-    presence: dict[str, Any] | None = None
-    large_threshold: int = 50
-    backoff_base: float = 1.0
-    backoff_max: float = 60.0
-    send_limit: tuple[int, float] = (120, 60.0)
-    hello_timeout: float = 20.0
-    open_timeout: float = 10.0
-    close_timeout: float = 1.0
-
-
-@dataclass(frozen=True)
-class ShardStatus:
-    """A snapshot of one shard, as ``Gateway.shards`` shows it."""
-
-    shard_id: int
-    state: str
-    latency: float | None
-    session_age: float | None
-    seq: int | None
-    reconnects: dict[str, int]
-    resumes: int
-    identifies: int
 
 
 @dataclass
@@ -81,9 +56,11 @@ class _Reason:
 
 @dataclass
 class _Conn:
-    ws: ClientConnection
+    ws: GatewayConnection
     decoder: Decoder
     limiter: SendLimiter
+    hello: asyncio.Future[dict[str, Any]]  # the first payload
+    ended: asyncio.Future[_Reason]  # why the connection ended (set by the message callbacks)
     interval: float = 0.0
     unacked_since: float | None = None
     last_beat: float = 0.0
@@ -103,13 +80,15 @@ class Shard:
         config: ShardConfig,
         queue: IdentifyQueue,
         deliver: Callable[[GatewayEvent], None],
+        flush: Callable[[], None],
     ) -> None:
         self.id = shard_id
         self.count = shard_count
         self.url = url
         self.config = config
         self.queue = queue
-        self.deliver = deliver
+        self.deliver = deliver  # called with each dispatch, in order
+        self.flush = flush  # called after each read that may have delivered some
         self.state = "idle"
         self.session_id: str | None = None
         self.resume_url: str | None = None
@@ -239,6 +218,7 @@ class Shard:
             try:
                 ws = await connect(
                     url,
+                    create_connection=GatewayConnection,
                     compression=None,
                     max_size=None,
                     ping_interval=None,
@@ -250,8 +230,14 @@ class Shard:
                 log.warning("shard %d: could not connect: %s", self.id, exc)
                 # A failed resume falls back to a new session on the cached URL.
                 return _Reason("connect failed", resume=False)
+            assert isinstance(ws, GatewayConnection)
             limiter = SendLimiter(*self.config.send_limit)
-            conn = self._conn = _Conn(ws, make_decoder(self.config.compression), limiter)
+            loop = asyncio.get_running_loop()
+            decoder = make_decoder(self.config.compression)
+            conn = _Conn(ws, decoder, limiter, loop.create_future(), loop.create_future())
+            self._conn = conn
+            on_message = functools.partial(self._on_message, conn)
+            ws.attach(on_message, functools.partial(self._lost, conn), self.flush)
             try:
                 reason = await self._drive(conn, resume=resume)
             finally:
@@ -275,7 +261,7 @@ class Shard:
         conn.interval = float(hello["d"]["heartbeat_interval"]) / 1000.0
         conn.limiter.reserve_for(conn.interval)
         beats = asyncio.ensure_future(self._heartbeat(conn))
-        reader = asyncio.ensure_future(self._read(conn))
+        reader = asyncio.ensure_future(asyncio.shield(conn.ended))
         try:
             if resume:
                 self._set_state("resuming")
@@ -300,17 +286,13 @@ class Shard:
         """HELLO, or the reason there is none (op 7 before HELLO, close, timeout)."""
         try:
             async with asyncio.timeout(self.config.hello_timeout):
-                while True:
-                    payload = conn.decoder.feed(await conn.ws.recv())
-                    if payload is not None:
-                        break
+                first: set[asyncio.Future[Any]] = {conn.hello, conn.ended}
+                await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
         except TimeoutError:
             return _Reason("no hello", resume=self._resumable())
-        except ConnectionClosed as exc:
-            return self._closed(exc)
-        except ValueError as exc:
-            log.warning("shard %d: undecodable first payload: %s", self.id, exc)
-            return _Reason("decode error", resume=self._resumable())
+        if not conn.hello.done():
+            return conn.ended.result()
+        payload = conn.hello.result()
         if payload.get("op") == 7:
             return _Reason("op 7", resume=self._resumable(), immediate=True)
         if payload.get("op") != 10:
@@ -366,38 +348,57 @@ class Shard:
                 return self._closed(exc)
             await asyncio.sleep(conn.interval)
 
-    async def _read(self, conn: _Conn) -> _Reason:
-        while True:
-            try:
-                message = await conn.ws.recv()
-            except ConnectionClosed as exc:
-                return self._closed(exc)
-            try:
-                payload = conn.decoder.feed(message)
-            except ValueError as exc:  # zlib.error and bad JSON are ValueErrors
-                log.warning("shard %d: undecodable payload: %s", self.id, exc)
-                return _Reason("decode error", resume=self._resumable())
-            if payload is None:
-                continue
-            op = payload.get("op")
-            if op == 0:
-                self._on_dispatch(conn, payload)
-            elif op == 11:
-                if conn.unacked_since is not None:
-                    self.latency = time.monotonic() - conn.last_beat
-                conn.unacked_since = None
-                if conn.live:
-                    conn.healthy = True
-            elif op == 1:
-                try:
-                    await self._beat(conn)
-                except ConnectionClosed as exc:
-                    return self._closed(exc)
-            elif op == 7:
-                return _Reason("op 7", resume=self._resumable(), immediate=True)
-            elif op == 9:
-                resumable = bool(payload.get("d")) and self._resumable()
-                return _Reason("op 9 true" if payload.get("d") else "op 9 false", resume=resumable)
+    def _on_message(self, conn: _Conn, message: bytes, text: bool) -> None:
+        """Each complete websocket message, as it is parsed (on the I/O loop)."""
+        if conn.ended.done():
+            return
+        try:
+            payload = conn.decoder.feed(message.decode() if text else message)
+        except ValueError as exc:  # zlib.error, bad UTF-8 and bad JSON are ValueErrors
+            log.warning("shard %d: undecodable payload: %s", self.id, exc)
+            conn.ended.set_result(_Reason("decode error", resume=self._resumable()))
+            return
+        if payload is None:
+            return
+        if not conn.hello.done():
+            conn.hello.set_result(payload)
+            return
+        try:
+            reason = self._on_payload(conn, payload)
+        except Exception:  # a bug or a malformed payload must not end the shard
+            log.exception("shard %d: failed to handle op %s", self.id, payload.get("op"))
+            reason = _Reason("error", resume=self._resumable())
+        if reason is not None:
+            conn.ended.set_result(reason)
+
+    def _lost(self, conn: _Conn, exc: ConnectionClosed) -> None:
+        if not conn.ended.done():
+            conn.ended.set_result(self._closed(exc))
+
+    def _on_payload(self, conn: _Conn, payload: dict[str, Any]) -> _Reason | None:
+        """Act on one payload after HELLO; a reason ends the connection."""
+        op = payload.get("op")
+        if op == 0:
+            self._on_dispatch(conn, payload)
+        elif op == 11:
+            if conn.unacked_since is not None:
+                self.latency = time.monotonic() - conn.last_beat
+            conn.unacked_since = None
+            if conn.live:
+                conn.healthy = True
+        elif op == 1:
+            self._spawn(self._beat_answer(conn))
+        elif op == 7:
+            return _Reason("op 7", resume=self._resumable(), immediate=True)
+        elif op == 9:
+            resumable = bool(payload.get("d")) and self._resumable()
+            return _Reason("op 9 true" if payload.get("d") else "op 9 false", resume=resumable)
+        return None
+
+    async def _beat_answer(self, conn: _Conn) -> None:
+        """A server's op 1, answered at once (a closed connection is reported by ``_lost``)."""
+        with contextlib.suppress(ConnectionClosed):
+            await self._beat(conn)
 
     def _on_dispatch(self, conn: _Conn, payload: dict[str, Any]) -> None:
         seq = payload.get("s")
@@ -408,6 +409,14 @@ class Shard:
                 log.debug("shard %d: dropped repeated %s (seq %d)", self.id, name, seq)
                 return
             self.seq = seq
+        else:
+            seq = None
+        if name in _SESSION_EVENTS:
+            self._on_session_event(conn, name, data)
+        self.deliver(GatewayEvent(name, self.id, seq, data))
+
+    def _on_session_event(self, conn: _Conn, name: str, data: Any) -> None:
+        """READY, RESUMED, RATE_LIMITED and GUILD_MEMBERS_CHUNK: what the shard itself uses."""
         if name == "READY" and isinstance(data, dict):
             self.session_id = data.get("session_id")
             self.resume_url = data.get("resume_gateway_url")
@@ -419,7 +428,6 @@ class Shard:
             self._went_live(conn, "ready")
         elif name in ("GUILD_MEMBERS_CHUNK", "RATE_LIMITED"):
             self.members.on_dispatch(name, data)
-        self.deliver(GatewayEvent(name, self.id, seq if isinstance(seq, int) else None, data))
 
     def _went_live(self, conn: _Conn, state: str) -> None:
         conn.live = True
@@ -439,7 +447,7 @@ class Shard:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    async def _close_ws(self, ws: ClientConnection, code: int) -> None:
+    async def _close_ws(self, ws: GatewayConnection, code: int) -> None:
         """Close without ever waiting on a dead peer: the handshake is bounded, then aborted."""
         try:
             async with asyncio.timeout(self.config.close_timeout):

@@ -142,8 +142,10 @@ async def test_redis_paused_then_killed_under_load(redis_server: RedisServer) ->
     assert rates[0] >= 0.5 * full
     # capacity comes back within seconds of each recovery (what the bucket gave before, give
     # or take this busy machine's noise), and stays: nothing is counted in flight for good
-    assert rates[1] >= 0.7 * rates[0]
-    assert rates[2] >= 0.7 * rates[0]
+    # (the bug this guards against left 1/s of 20/s for good: half the earlier rate is a wide
+    # margin for a machine busy with other work, and still far from that)
+    assert rates[1] >= 0.5 * rates[0], rates
+    assert rates[2] >= 0.5 * rates[0], rates
     # while Redis was down each worker took its share of the global limit; a handful of global
     # 429s can come as the workers switch back to Redis at different moments (0-6 seen)
     assert len(global_429) <= 10

@@ -20,10 +20,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from . import commands
+from .coordinator import Coordinator
 from .errors import GatewayError
 from .events import Dispatcher, GatewayEvent, Listener
 from .guild_commands import GuildCommands
 from .intents import DEFAULT_INTENTS, Intents
+from .leases import FileLeases, LeaseBackend, RedisLeases, SavedSession, namespace
 from .ratelimit import IdentifyQueue
 from .shard import Shard, ShardConfig, ShardStatus
 from .transport import encode, resolve_compression
@@ -51,12 +53,18 @@ class Gateway(GuildCommands):
             ``max_concurrency`` is then 1).
         compress: True (zstd-stream when available, else zlib-stream), ``"zstd-stream"``,
             ``"zlib-stream"`` or False (plain JSON).
-        redis_url: reserved for sharing shards across processes (part 2); unused for now.
+        redis_url: shares shard leases and resume state with every process and host of the
+            bot; without it (and without ``shard_ids``) the processes of one host share the
+            shards through file locks.
         presence: the presence sent with IDENTIFY (Discord's presence object).
         large_threshold: 50–250, member count above which offline members are not sent.
         rest: the RestClient for ``GET /gateway/bot``; default the app's, else one of its own.
         wait_for_session_budget: when the daily IDENTIFY budget cannot cover the shards, wait
             for it to reset instead of refusing to start.
+        share_shards: with ``shard_ids=None``, run only this process's share of the shards
+            (leases); False runs every shard here.
+        lease_period: seconds a shard lease lasts unrenewed: a dead process's shards are
+            taken over within about this long (renewed every quarter of it).
     """
 
     def __init__(
@@ -81,6 +89,9 @@ class Gateway(GuildCommands):
         hello_timeout: float = 20.0,
         listener_backlog: int = 1000,
         blocked_warning: float = 1.0,
+        share_shards: bool = True,
+        lease_period: float = 5.0,
+        lease_dir: str | None = None,
     ) -> None:
         token = token if token is not None else os.environ.get("DISCORD_TOKEN")
         if not token:
@@ -111,6 +122,12 @@ class Gateway(GuildCommands):
         self.identify_interval = identify_interval
         self.blocked_warning = blocked_warning
         self._rest = rest
+        self.share_shards = share_shards
+        self.lease_period = lease_period
+        self.lease_dir = lease_dir
+        self._coordinator: Coordinator | None = None
+        self._shard_tasks: dict[int, asyncio.Task[None]] = {}
+        self._start_args: tuple[int, str, IdentifyQueue] | None = None
         self._app: Any = None
         self._dispatcher = Dispatcher(listener_backlog)
         self._shards: dict[int, Shard] = {}
@@ -347,6 +364,9 @@ class Gateway(GuildCommands):
         self, url: str, count: int, ids: list[int], queue_args: tuple[int, float]
     ) -> None:
         queue = IdentifyQueue(*queue_args)
+        if self.shard_ids is None and self.share_shards:
+            await self._io_start_shared(url, count, queue)
+            return
         for sid in ids:  # in shard order: the identify queue serves them first come first served
             shard = self._shards[sid] = Shard(sid, count, url, self.config, queue, self._deliver)
             self._io_tasks.append(asyncio.ensure_future(self._supervise(shard)))
@@ -364,7 +384,62 @@ class Gateway(GuildCommands):
             assert self._app_loop is not None and self._stopped is not None
             self._app_loop.call_soon_threadsafe(self._stopped.set)
 
+    async def _io_start_shared(self, url: str, count: int, queue: IdentifyQueue) -> None:
+        """Start the lease coordinator; wait for the shards of its first claim to be READY."""
+        self._start_args = (count, url, queue)
+        backend: LeaseBackend
+        name = namespace(self.config.token, self.url, count)
+        if self.redis_url:
+            timeout = min(1.0, self.lease_period / 8)
+            backend = RedisLeases(self.redis_url, name, self.lease_period, timeout)
+        else:
+            backend = FileLeases(name, self.lease_dir)
+        coordinator = self._coordinator = Coordinator(
+            backend,
+            count,
+            self.lease_period,
+            self._start_shard,
+            self._stop_shard,
+            self._shards,
+            expires=isinstance(backend, RedisLeases),
+        )
+        await coordinator.start()
+        self._io_tasks.append(asyncio.ensure_future(coordinator.run()))
+        self._io_tasks.append(asyncio.ensure_future(coordinator.watchdog()))
+        self._io_tasks.append(asyncio.ensure_future(self._watch_app_loop()))
+        await asyncio.gather(*(s.first_ready for s in list(self._shards.values())))
+
+    def _start_shard(self, sid: int, saved: SavedSession | None) -> Shard:
+        """Coordinator hook: run shard ``sid`` here, resuming ``saved`` when given."""
+        assert self._start_args is not None
+        count, url, queue = self._start_args
+        shard = Shard(sid, count, url, self.config, queue, self._deliver)
+        if saved is not None:
+            shard.restore(str(saved["session_id"]), str(saved["resume_url"]), saved.get("seq"))
+        self._shards[sid] = shard
+        self._shard_tasks[sid] = asyncio.ensure_future(self._supervise(shard))
+        return shard
+
+    async def _stop_shard(self, sid: int, code: int) -> Shard | None:
+        """Coordinator hook: close shard ``sid`` with ``code`` and wait (bounded) for its end."""
+        shard = self._shards.pop(sid, None)
+        task = self._shard_tasks.pop(sid, None)
+        if shard is not None:
+            await shard.close(code)
+            if not shard.first_ready.done():  # start() waits on it: a handed-over shard is done
+                shard.first_ready.set_result(None)
+        if task is not None:
+            _, pending = await asyncio.wait({task}, timeout=self.config.close_timeout + 1.0)
+            for t in pending:
+                t.cancel()
+        return shard
+
     async def _io_close(self) -> None:
+        if self._coordinator is not None:
+            coordinator, self._coordinator = self._coordinator, None
+            for task in self._io_tasks:  # the ticks stop first, then every shard is handed over
+                task.cancel()
+            await asyncio.wait_for(coordinator.close(), self.config.close_timeout + 5)
         await asyncio.gather(*(s.close() for s in self._shards.values()))
         for task in self._io_tasks:
             task.cancel()

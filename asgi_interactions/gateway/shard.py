@@ -124,6 +124,7 @@ class Shard:
         self._conn: _Conn | None = None
         self._live = asyncio.Event()
         self._closing = False
+        self._close_code = 1000
         self._holding_slot = False
         self._background: set[asyncio.Task[Any]] = set()
         #: Op 8 requests in flight: chunks collected by nonce, RATE_LIMITED retried (commands.py).
@@ -179,15 +180,21 @@ class Shard:
                 await asyncio.sleep(delay)
         self._set_state("stopped")
 
-    async def close(self) -> None:
-        """End the session: close with 1000 (bounded), stop reconnecting."""
+    def restore(self, session_id: str, resume_url: str, seq: int | None) -> None:
+        """Start by resuming a session another process ran (a handover)."""
+        self.session_id, self.resume_url, self.seq = session_id, resume_url, seq
+
+    async def close(self, code: int = 1000) -> None:
+        """Stop reconnecting and close (bounded): 1000 ends the session, another code keeps
+        it resumable for the next holder."""
         self._closing = True
+        self._close_code = code
         self.members.close()
         for task in self._background:  # old connections' closes and retries: abort them now
             task.cancel()
         conn = self._conn
         if conn is not None:
-            await self._close_ws(conn.ws, 1000)
+            await self._close_ws(conn.ws, code)
         if self._background:
             await asyncio.wait(set(self._background), timeout=1.0)
         if self.state != "failed":
@@ -250,6 +257,9 @@ class Shard:
                 log.warning("shard %d: could not connect: %s", self.id, exc)
                 # A failed resume falls back to a new session on the cached URL.
                 return _Reason("connect failed", resume=False)
+            if self._closing:  # closed while connecting: this socket must not start a session
+                await self._close_ws(ws, self._close_code)
+                return _Reason("closed", resume=self._resumable())
             limiter = SendLimiter(*self.config.send_limit)
             conn = self._conn = _Conn(ws, make_decoder(self.config.compression), limiter)
             try:

@@ -1,0 +1,179 @@
+"""Several OS processes share one bot's shards: leases (file locks on one host, Redis across
+hosts), takeover after kill -9, and handover by RESUME. Judged from the fake gateway's record."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.discord_gateway import FakeGateway, serve_fake_gateway
+from tests.fakes.redis_server import RedisServer, redis_server  # noqa: F401 - fixture
+from tests.gateway.fleet import (
+    Worker,
+    assert_one_holder_at_a_time,
+    delivered,
+    live_shards,
+    logged,
+    wait_for,
+)
+
+LEASE = 1.0  # seconds (default 5): short, so takeovers happen within the test's patience
+
+
+def send(fake: FakeGateway, coro: Any) -> Any:
+    assert fake.loop is not None
+    return asyncio.run_coroutine_threadsafe(coro, fake.loop).result(5)
+
+
+def balanced(workers: list[Worker], shards: int) -> bool:
+    """Every shard runs in exactly one worker, and the counts differ by at most one."""
+    sets = [w.running() for w in workers]
+    counts = [len(s) for s in sets]
+    union = set().union(*sets)
+    return sum(counts) == shards and union == set(range(shards)) and max(counts) - min(counts) <= 1
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGateway]:
+    with serve_fake_gateway(heartbeat_interval=500) as fake:
+        yield fake
+
+
+def start_fleet(
+    fake: FakeGateway, n: int, shards: int, redis_url: str | None, tmp_path: Path, lease: float
+) -> list[Worker]:
+    return [
+        Worker(fake, shards, redis_url, lease, tmp_path / f"w{i}.log", tmp_path / "locks")
+        for i in range(n)
+    ]
+
+
+def stop_all(workers: list[Worker]) -> None:
+    for w in workers:
+        if w.process.poll() is None:
+            w.process.terminate()
+    for w in workers:
+        w.process.wait(20)
+
+
+@pytest.mark.parametrize(("processes", "shards", "use_redis"), [(2, 4, False), (4, 8, True)])
+def test_each_shard_runs_in_exactly_one_process(
+    fake: FakeGateway,
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+    processes: int,
+    shards: int,
+    use_redis: bool,
+) -> None:
+    url = redis_server.url if use_redis else None
+    workers = start_fleet(fake, processes, shards, url, tmp_path, LEASE)
+    try:
+        wait_for(lambda: balanced(workers, shards), 40, "an even spread of every shard")
+        assert live_shards(fake) == set(range(shards))
+        time.sleep(2 * LEASE)  # a settled fleet stays put: no shard moves, no session ends
+        assert balanced(workers, shards)
+        assert len({s.session_id for s in fake.sessions.values()}) <= len(fake.identifies)
+        assert_one_holder_at_a_time(fake)
+        # a process leaves: the others take its shards; one joins: they spread again
+        leaving = workers.pop()
+        assert leaving.stop() == 0
+        wait_for(lambda: balanced(workers, shards), 30, "the rest to take over")
+        workers.append(
+            Worker(fake, shards, url, LEASE, tmp_path / "joined.log", tmp_path / "locks")
+        )
+        wait_for(lambda: balanced(workers, shards), 30, "a spread over the newcomer too")
+        assert_one_holder_at_a_time(fake)
+        if use_redis:  # handovers resumed the sessions: one IDENTIFY per shard, ever
+            assert len(fake.identifies) == shards, len(fake.identifies)
+    finally:
+        stop_all(workers)
+    assert_one_holder_at_a_time(fake)
+
+
+def test_kill_9_holder_is_taken_over_by_resume(
+    fake: FakeGateway,
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    shards, lease = 4, 2.0
+    workers = start_fleet(fake, 2, shards, redis_server.url, tmp_path, lease)
+    try:
+        wait_for(lambda: balanced(workers, shards), 40, "an even spread")
+        victim, survivor = workers
+        lost = victim.running()
+        for n in range(10):  # events before the kill
+            for sid in range(shards):
+                send(fake, fake.dispatch(sid, "MESSAGE_CREATE", {"n": n}))
+        wait_for(lambda: all(len(logged(fake, s)) <= sum(delivered(workers, s).values())
+                             for s in range(shards)), 10, "delivery before the kill")  # fmt: skip
+        time.sleep(LEASE / 2)  # a session save happens every lease / 4
+        killed_at = time.monotonic()
+        victim.kill()
+        for n in range(10, 20):  # events while nobody holds the victim's shards: replayed later
+            for sid in range(shards):
+                send(fake, fake.dispatch(sid, "MESSAGE_CREATE", {"n": n}))
+        wait_for(lambda: survivor.running() == set(range(shards)), 20, "the takeover")
+        identifies = len(fake.identifies)
+        assert identifies == shards, "the takeover resumed, it did not identify"
+        for sid in lost:
+            resumed = [
+                at for at, session, _ in fake.resumes
+                if session == fake.session_for(sid).session_id and at > killed_at  # type: ignore[union-attr]
+            ]  # fmt: skip
+            assert resumed and resumed[0] - killed_at <= 2 * lease, (sid, resumed)
+        for sid in range(shards):
+            want = logged(fake, sid)
+            wait_for(lambda sid=sid, want=want: set(delivered(workers, sid)) >= set(want), 10,
+                     f"every event of shard {sid}")  # fmt: skip
+            counts = delivered(workers, sid)
+            assert set(counts) == set(want), f"shard {sid}: an event was lost"
+            twice = [seq for seq, c in counts.items() if c > 1]
+            if sid not in lost:
+                assert not twice, f"shard {sid} never moved, yet repeated {twice}"
+            else:  # at most what came after the victim's last save (none here: it was idle)
+                assert not twice, f"shard {sid}: replayed {twice} after the takeover"
+        assert_one_holder_at_a_time(fake)
+    finally:
+        stop_all(workers)
+
+
+def test_rolling_restart_costs_no_identify(
+    fake: FakeGateway,
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    shards = 4
+    workers = start_fleet(fake, 2, shards, redis_server.url, tmp_path, LEASE)
+    done: list[Worker] = []
+    try:
+        wait_for(lambda: balanced(workers, shards), 40, "an even spread")
+        assert len(fake.identifies) == shards
+        for generation in range(2):
+            for i in range(len(workers)):
+                for sid in range(shards):
+                    send(fake, fake.dispatch(sid, "MESSAGE_CREATE", {"n": generation}))
+                old = workers[i]
+                assert old.stop() == 0
+                done.append(old)
+                workers[i] = Worker(
+                    fake, shards, redis_server.url, LEASE, tmp_path / f"g{generation}-{i}.log"
+                )
+                wait_for(lambda: balanced(workers, shards), 30, "the restarted fleet's spread")
+        assert len(fake.identifies) == shards, "a rolling restart resumed every session"
+        assert len(fake.resumes) >= shards
+        assert_one_holder_at_a_time(fake)
+        everyone = workers + done
+        for sid in range(shards):
+            want = logged(fake, sid)
+            wait_for(lambda sid=sid, want=want: set(delivered(everyone, sid)) >= set(want), 10,
+                     f"every event of shard {sid}")  # fmt: skip
+            counts = delivered(everyone, sid)
+            assert sorted(counts) == want, f"shard {sid}: lost events"
+            assert all(c == 1 for c in counts.values()), f"shard {sid}: repeated {counts}"
+    finally:
+        stop_all(workers)

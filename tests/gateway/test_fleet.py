@@ -177,3 +177,36 @@ def test_rolling_restart_costs_no_identify(
             assert all(c == 1 for c in counts.values()), f"shard {sid}: repeated {counts}"
     finally:
         stop_all(workers)
+
+
+def test_redis_outage_leaves_running_shards_alone(
+    fake: FakeGateway,
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    shards = 4
+    workers = start_fleet(fake, 2, shards, redis_server.url, tmp_path, LEASE)
+    try:
+        wait_for(lambda: balanced(workers, shards), 40, "an even spread")
+        before = {sid: fake.live(sid) for sid in range(shards)}
+        spread = [w.running() for w in workers]
+        redis_server.stop()
+        time.sleep(3 * LEASE)  # far past every lease: the shards run on regardless
+        assert {sid: fake.live(sid) for sid in range(shards)} == before
+        assert [w.running() for w in workers] == spread
+        logged_once = capfd.readouterr().err.count("gateway lease store unreachable")
+        assert logged_once == len(workers), "each process logs the outage once"
+        redis_server.start()  # empty: every lease, member and saved session is gone
+        time.sleep(3 * LEASE)
+        wait_for(lambda: balanced(workers, shards), 20, "the fleet to converge")
+        assert {sid: fake.live(sid) for sid in range(shards)} == before, "no shard moved"
+        assert len(fake.identifies) == shards, "no new session after the outage"
+        for sid in range(shards):  # and the saved sessions are back for the next handover
+            send(fake, fake.dispatch(sid, "MESSAGE_CREATE", {"n": sid}))
+        assert workers[0].stop() == 0
+        wait_for(lambda: workers[1].running() == set(range(shards)), 20, "the handover")
+        assert len(fake.identifies) == shards, "the handover after the outage resumed"
+        assert_one_holder_at_a_time(fake)
+    finally:
+        stop_all(workers)

@@ -125,8 +125,7 @@ class Coordinator:
             self._back_at = time.monotonic()
             log.warning("gateway lease store reachable again; running shards re-claimed")
         target = assign(members, self.count, self.backend.member)
-        for sid in sorted(set(self.held) - target):
-            await self._hand_over(sid)
+        await asyncio.gather(*(self._hand_over(sid) for sid in sorted(set(self.held) - target)))
         if time.monotonic() - self._back_at < self.lease:
             return  # after an outage, the running holders re-claim before anyone claims anew
         for sid in sorted(target - set(self.held)):

@@ -24,6 +24,7 @@ from .coordinator import Coordinator
 from .errors import GatewayError
 from .events import Dispatcher, GatewayEvent, Listener
 from .guild_commands import GuildCommands
+from .identify_queue import FleetIdentifyQueue
 from .intents import DEFAULT_INTENTS, Intents
 from .leases import FileLeases, LeaseBackend, RedisLeases, SavedSession, namespace
 from .ratelimit import IdentifyQueue
@@ -65,6 +66,8 @@ class Gateway(GuildCommands):
             (leases); False runs every shard here.
         lease_period: seconds a shard lease lasts unrenewed: a dead process's shards are
             taken over within about this long (renewed every quarter of it).
+        session_floor: with ``redis_url``, the fleet's daily session budget below which no
+            shard identifies (``GatewayError``) rather than have Discord reset the token.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class Gateway(GuildCommands):
         share_shards: bool = True,
         lease_period: float = 5.0,
         lease_dir: str | None = None,
+        session_floor: int = 0,
     ) -> None:
         token = token if token is not None else os.environ.get("DISCORD_TOKEN")
         if not token:
@@ -125,6 +129,9 @@ class Gateway(GuildCommands):
         self.share_shards = share_shards
         self.lease_period = lease_period
         self.lease_dir = lease_dir
+        self.session_floor = session_floor
+        self._budget: tuple[int, float] | None = None
+        self._fleet_queue: FleetIdentifyQueue | None = None
         self._coordinator: Coordinator | None = None
         self._shard_tasks: dict[int, asyncio.Task[None]] = {}
         self._start_args: tuple[int, str, IdentifyQueue] | None = None
@@ -313,6 +320,7 @@ class Gateway(GuildCommands):
         limit = info["session_start_limit"]
         needed = len(self.shard_ids) if self.shard_ids is not None else count
         remaining, reset = int(limit["remaining"]), float(limit["reset_after"]) / 1000.0
+        self._budget = (remaining, reset)
         if remaining < needed:
             message = (
                 f"only {remaining} of {limit['total']} session starts (IDENTIFYs) are left today "
@@ -386,14 +394,27 @@ class Gateway(GuildCommands):
 
     async def _io_start_shared(self, url: str, count: int, queue: IdentifyQueue) -> None:
         """Start the lease coordinator; wait for the shards of its first claim to be READY."""
-        self._start_args = (count, url, queue)
         backend: LeaseBackend
         name = namespace(self.config.token, self.url, count)
         if self.redis_url:
             timeout = min(1.0, self.lease_period / 8)
             backend = RedisLeases(self.redis_url, name, self.lease_period, timeout)
+            fleet = self._fleet_queue = FleetIdentifyQueue(
+                self.redis_url,
+                f"{backend.prefix.rsplit('-', 1)[0]}:identify",  # one queue per token
+                backend.member,
+                queue.max_concurrency,
+                queue.interval,
+                floor=self.session_floor,
+                timeout=timeout,
+            )
+            if self._budget is not None:
+                with contextlib.suppress(Exception):  # unreachable: Discord's count at start
+                    await fleet.set_budget(*self._budget)
+            queue = fleet
         else:
             backend = FileLeases(name, self.lease_dir)
+        self._start_args = (count, url, queue)
         coordinator = self._coordinator = Coordinator(
             backend,
             count,
@@ -416,6 +437,7 @@ class Gateway(GuildCommands):
         shard = Shard(sid, count, url, self.config, queue, self._deliver)
         if saved is not None:
             shard.restore(str(saved["session_id"]), str(saved["resume_url"]), saved.get("seq"))
+        shard.first_ready.add_done_callback(_retrieved)  # start() may no longer be waiting
         self._shards[sid] = shard
         self._shard_tasks[sid] = asyncio.ensure_future(self._supervise(shard))
         return shard
@@ -428,8 +450,8 @@ class Gateway(GuildCommands):
             await shard.close(code)
             if not shard.first_ready.done():  # start() waits on it: a handed-over shard is done
                 shard.first_ready.set_result(None)
-        if task is not None:
-            _, pending = await asyncio.wait({task}, timeout=self.config.close_timeout + 1.0)
+        if task is not None:  # closed: it ends at once, unless it waits to identify or back off
+            _, pending = await asyncio.wait({task}, timeout=0.1)
             for t in pending:
                 t.cancel()
         return shard
@@ -440,6 +462,10 @@ class Gateway(GuildCommands):
             for task in self._io_tasks:  # the ticks stop first, then every shard is handed over
                 task.cancel()
             await asyncio.wait_for(coordinator.close(), self.config.close_timeout + 5)
+        if self._fleet_queue is not None:
+            fleet, self._fleet_queue = self._fleet_queue, None
+            with contextlib.suppress(Exception):
+                await fleet.aclose()
         await asyncio.gather(*(s.close() for s in self._shards.values()))
         for task in self._io_tasks:
             task.cancel()
@@ -471,6 +497,11 @@ class Gateway(GuildCommands):
                     "heartbeating on their own thread, but events waited",
                     delay,
                 )
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _settle(future: asyncio.Future[float], value: float) -> None:

@@ -147,6 +147,8 @@ class Shard:
             self._conn = None
             try:
                 reason = await self._connection(resume=self._resumable())
+            except GatewayError as exc:  # the identify queue refused (session budget)
+                reason = _Reason("no identify", resume=False, fatal=exc)
             except Exception:  # a bug or a malformed payload must not end the shard
                 log.exception("shard %d: connection failed unexpectedly", self.id)
                 reason = _Reason("error", resume=self._resumable())

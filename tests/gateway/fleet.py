@@ -22,10 +22,10 @@ class Worker:
 
     def __init__(
         self, fake: FakeGateway, shards: int, redis_url: str | None, lease: float, out: Path,
-        lease_dir: Path | None = None,
+        lease_dir: Path | None = None, env: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.out = out
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         args = [fake.url, str(shards), redis_url or "-", str(lease), str(out)]
         if lease_dir is not None:
             args.append(str(lease_dir))

@@ -4,6 +4,7 @@ hosts), takeover after kill -9, and handover by RESUME. Judged from the fake gat
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.discord_gateway import FakeGateway, serve_fake_gateway
+from tests.fakes.discord_rest import serve_fake_discord
 from tests.fakes.redis_server import RedisServer, redis_server  # noqa: F401 - fixture
 from tests.gateway.fleet import (
     Worker,
@@ -210,3 +212,67 @@ def test_redis_outage_leaves_running_shards_alone(
         assert_one_holder_at_a_time(fake)
     finally:
         stop_all(workers)
+
+
+SPACING = 0.5  # seconds between IDENTIFYs of one key (Discord: 5)
+FAKE_SPACING = SPACING - 0.1  # what the fake enforces on arrival, with room for jitter
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+async def test_identifies_are_spaced_per_key_across_processes(
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+    concurrency: int,
+) -> None:
+    shards, processes = 6, 3
+    with serve_fake_gateway(
+        heartbeat_interval=500, max_concurrency=concurrency, identify_interval=FAKE_SPACING
+    ) as fake:
+        async with serve_fake_discord(
+            gateway_url=fake.url, shards=shards, max_concurrency=concurrency
+        ) as discord:
+            env = {"FLEET_REST_URL": discord.base_url, "FLEET_IDENTIFY_INTERVAL": str(SPACING)}
+            workers = [
+                Worker(fake, shards, redis_server.url, LEASE, tmp_path / f"w{i}.log", env=env)
+                for i in range(processes)
+            ]
+            try:
+                await asyncio.to_thread(
+                    wait_for, lambda: balanced(workers, shards), 60, "every shard READY"
+                )
+            finally:
+                await asyncio.to_thread(stop_all, workers)
+            # one IDENTIFY per shard (no op 9 for a too-early one), spaced per key
+            assert sorted(sid for _, sid, _ in fake.identifies) == list(range(shards))
+            for key in range(concurrency):
+                times = [t for t, sid, _ in fake.identifies if sid % concurrency == key]
+                gaps = [b - a for a, b in itertools.pairwise(times)]
+                assert all(g >= FAKE_SPACING for g in gaps), gaps
+            if concurrency > 1:  # the keys went side by side, not one after the other
+                first = [min(t for t, s, _ in fake.identifies if s % concurrency == k)
+                         for k in range(concurrency)]  # fmt: skip
+                assert max(first) - min(first) < FAKE_SPACING * (shards // concurrency)
+
+
+async def test_session_budget_at_the_floor_stops_identifies(
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    shards, floor = 4, 3
+    with serve_fake_gateway(heartbeat_interval=500) as fake:
+        async with serve_fake_discord(gateway_url=fake.url, shards=shards) as discord:
+            discord.gateway_bot["session_start_limit"].update(remaining=5, reset_after=600_000)
+            env = {"FLEET_REST_URL": discord.base_url, "FLEET_FLOOR": str(floor)}
+            workers = [
+                Worker(fake, shards, redis_server.url, LEASE, tmp_path / f"w{i}.log", env=env)
+                for i in range(2)
+            ]
+            try:
+                codes = await asyncio.to_thread(lambda: [w.process.wait(60) for w in workers])
+            finally:
+                await asyncio.to_thread(stop_all, workers)
+            assert codes == [3, 3], "each process stops with the budget error"
+            assert len(fake.identifies) == 5 - floor, "the fleet identified down to the floor"
+            for w in workers:
+                errors = [line for line in w.lines() if line.startswith("ERROR")]
+                assert errors and "daily session budget is at its floor (3)" in errors[0]

@@ -199,16 +199,23 @@ def test_redis_outage_leaves_running_shards_alone(
         assert [w.running() for w in workers] == spread
         logged_once = capfd.readouterr().err.count("gateway lease store unreachable")
         assert logged_once == len(workers), "each process logs the outage once"
+        # a session ends while Redis is away: its new IDENTIFY waits (fail closed)
+        send(fake, fake.invalidate(0, False))
+        time.sleep(2 * LEASE)
+        assert len(fake.identifies) == shards, "no IDENTIFY without the fleet's queue"
+        assert "identify queue unreachable" in capfd.readouterr().err
         redis_server.start()  # empty: every lease, member and saved session is gone
-        time.sleep(3 * LEASE)
+        wait_for(lambda: len(fake.identifies) == shards + 1, 20, "the held-back IDENTIFY")
+        before[0] = fake.live(0)
+        time.sleep(2 * LEASE)
         wait_for(lambda: balanced(workers, shards), 20, "the fleet to converge")
         assert {sid: fake.live(sid) for sid in range(shards)} == before, "no shard moved"
-        assert len(fake.identifies) == shards, "no new session after the outage"
+        assert len(fake.identifies) == shards + 1, "no other session after the outage"
         for sid in range(shards):  # and the saved sessions are back for the next handover
             send(fake, fake.dispatch(sid, "MESSAGE_CREATE", {"n": sid}))
         assert workers[0].stop() == 0
         wait_for(lambda: workers[1].running() == set(range(shards)), 20, "the handover")
-        assert len(fake.identifies) == shards, "the handover after the outage resumed"
+        assert len(fake.identifies) == shards + 1, "the handover after the outage resumed"
         assert_one_holder_at_a_time(fake)
     finally:
         stop_all(workers)

@@ -69,13 +69,16 @@ class Coordinator:
         """Handover keeps the session for the next holder; without shared sessions, end it."""
         return RECONNECT_CODE if self.backend.shared_sessions else 1000
 
-    async def start(self, settle: float = 0.2) -> None:
+    async def start(self, settle: float | None = None) -> None:
         """Join the members, let concurrent starters join too, then claim a first share."""
         try:
             await self.backend.join()
         except LeasesUnavailable as exc:
             self._unreachable(exc)
             return
+        # Processes started together (a deploy) see each other before claiming: fewer moves.
+        if settle is None:
+            settle = min(1.0, self.tick_interval) if self.expires else 0.2
         await asyncio.sleep(settle)
         await self.tick()
 
@@ -124,7 +127,12 @@ class Coordinator:
             self._reachable = True
             self._back_at = time.monotonic()
             log.warning("gateway lease store reachable again; running shards re-claimed")
-        target = assign(members, self.count, self.backend.member)
+        try:
+            holders = await self.backend.holders(self.count)
+        except LeasesUnavailable as exc:
+            self._unreachable(exc)
+            return
+        target = assign(members, self.count, self.backend.member, holders)
         await asyncio.gather(*(self._hand_over(sid) for sid in sorted(set(self.held) - target)))
         if time.monotonic() - self._back_at < self.lease:
             return  # after an outage, the running holders re-claim before anyone claims anew

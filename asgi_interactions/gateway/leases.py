@@ -44,13 +44,31 @@ class LeasesUnavailable(Exception):
     """The lease store cannot be reached right now (nobody can take a lease either)."""
 
 
-def assign(members: list[str], shard_count: int, me: str) -> set[int]:
-    """The shards ``me`` should run: shard ``i`` goes to the ``i % n``-th member, in id order."""
+def assign(
+    members: list[str], shard_count: int, me: str, holders: dict[int, str] | None = None
+) -> set[int]:
+    """The shards ``me`` should run: an even spread that moves as few shards as it can.
+
+    Members (in id order) get ``shard_count // n`` shards each, the first ``shard_count % n`` one
+    more. A shard stays with its live holder while that holder is within its quota; the rest go,
+    in shard order, to the members with room, in member order. Every process that sees the same
+    members and holders computes the same answer.
+    """
     ordered = sorted(set(members))
     if me not in ordered:
         return set()
-    index, n = ordered.index(me), len(ordered)
-    return {sid for sid in range(shard_count) if sid % n == index}
+    n = len(ordered)
+    quota = {m: shard_count // n + (1 if i < shard_count % n else 0) for i, m in enumerate(ordered)}
+    owner: dict[int, str] = {}
+    for sid, holder in sorted((holders or {}).items()):
+        if sid < shard_count and quota.get(holder, 0) > 0:
+            owner[sid] = holder
+            quota[holder] -= 1
+    spare = iter([m for m in ordered for _ in range(quota[m])])
+    for sid in range(shard_count):
+        if sid not in owner:
+            owner[sid] = next(spare)
+    return {sid for sid, m in owner.items() if m == me}
 
 
 def namespace(token: str, url: str | None, shard_count: int) -> str:
@@ -67,6 +85,7 @@ class LeaseBackend(Protocol):
 
     async def join(self) -> None: ...
     async def heartbeat(self) -> list[str]: ...
+    async def holders(self, shard_count: int) -> dict[int, str]: ...
     async def claim(self, shard_id: int, token: int) -> int: ...
     async def release(self, shard_id: int, token: int) -> None: ...
     async def load_session(self, shard_id: int) -> SavedSession | None: ...
@@ -150,6 +169,21 @@ class RedisLeases:
         )
         return [m.decode() if isinstance(m, bytes) else str(m) for m in found]
 
+    async def holders(self, shard_count: int) -> dict[int, str]:
+        """Shard -> the member holding its lease now."""
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        keys = [self._key("lease", sid) for sid in range(shard_count)]
+        try:
+            values = await self._client.mget(keys)
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise LeasesUnavailable(str(exc)) from exc
+        found = {}
+        for sid, value in enumerate(values):
+            if value is not None:
+                found[sid] = value.decode().rpartition("|")[0]
+        return found
+
     async def claim(self, shard_id: int, token: int) -> int:
         keys = [self._key("lease", shard_id), self._key("fence", shard_id)]
         return int(await self._call(self._claim, keys, [self.member, self.ttl_ms]))
@@ -230,6 +264,10 @@ class FileLeases:
             except FileNotFoundError:
                 continue
         return live
+
+    async def holders(self, shard_count: int) -> dict[int, str]:
+        """Only this process's own locks are known: others' are opaque."""
+        return dict.fromkeys(self._held, self.member)
 
     async def claim(self, shard_id: int, token: int) -> int:
         return self._claim(shard_id)

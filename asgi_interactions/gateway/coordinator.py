@@ -63,6 +63,7 @@ class Coordinator:
         self._reachable = True
         self._back_at = -math.inf
         self._lock = asyncio.Lock()
+        self._saving: set[asyncio.Task[None]] = set()
 
     @property
     def _end_code(self) -> int:
@@ -104,6 +105,15 @@ class Coordinator:
                 if now > held.valid_until - margin:
                     log.warning("shard %d: lease not renewed in time; stopping it", sid)
                     await self._drop(sid)
+
+    def lease_ok(self, sid: int) -> bool:
+        """May shard ``sid`` (re)connect now? Not when its lease may have expired unrenewed."""
+        held = self.held.get(sid)
+        if held is None:
+            return False
+        if not (self.expires and self._reachable):
+            return True
+        return time.monotonic() < held.valid_until - self.lease * STOP_MARGIN_SHARE
 
     async def tick(self) -> None:
         async with self._lock:
@@ -157,6 +167,20 @@ class Coordinator:
         session = {"session_id": shard.session_id, "resume_url": shard.resume_url, "seq": shard.seq}
         if not await self.backend.save_session(sid, held.token, session):
             log.warning("shard %d: session not saved: the lease is no longer ours", sid)
+
+    def save_soon(self, sid: int) -> None:
+        """Save shard ``sid``'s session in the background (after READY or RESUMED)."""
+        shard = self._shards.get(sid)
+        if shard is None or not self.backend.shared_sessions:
+            return
+
+        async def save() -> None:
+            with contextlib.suppress(LeasesUnavailable):
+                await self.save(sid, shard)
+
+        task = asyncio.ensure_future(save())
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
 
     async def save_all(self) -> None:
         """Save every held shard's session (called often, so a takeover replays little)."""

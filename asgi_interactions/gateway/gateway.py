@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -354,6 +355,8 @@ class Gateway(GuildCommands):
 
     def _deliver(self, event: GatewayEvent) -> None:
         """Called on the I/O loop: queue the event for the app's loop, waking it once a batch."""
+        if self._coordinator is not None and event.name in ("READY", "RESUMED"):
+            self._coordinator.save_soon(event.shard_id)  # a takeover from now on resumes
         self._pending.append(event)
         if not self._drain_scheduled:
             self._drain_scheduled = True
@@ -437,6 +440,8 @@ class Gateway(GuildCommands):
         shard = Shard(sid, count, url, self.config, queue, self._deliver)
         if saved is not None:
             shard.restore(str(saved["session_id"]), str(saved["resume_url"]), saved.get("seq"))
+        if self._coordinator is not None:
+            shard.lease_ok = partial(self._coordinator.lease_ok, sid)
         shard.first_ready.add_done_callback(_retrieved)  # start() may no longer be waiting
         self._shards[sid] = shard
         self._shard_tasks[sid] = asyncio.ensure_future(self._supervise(shard))

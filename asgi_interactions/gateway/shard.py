@@ -124,6 +124,9 @@ class Shard:
         self._conn: _Conn | None = None
         self._live = asyncio.Event()
         self._closing = False
+        #: Shared shards: True while this process's lease on the shard is sure to be valid; no
+        #: IDENTIFY or RESUME goes out otherwise (a process that woke from a pause).
+        self.lease_ok: Callable[[], bool] | None = None
         self._close_code = 1000
         self._holding_slot = False
         self._background: set[asyncio.Task[Any]] = set()
@@ -238,6 +241,9 @@ class Shard:
         return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
 
     async def _connection(self, *, resume: bool) -> _Reason:
+        while self.lease_ok is not None and not self.lease_ok() and not self._closing:
+            self._set_state("waiting for its lease")  # renewed soon, or the shard is stopped
+            await asyncio.sleep(0.05)
         if not resume:
             self._set_state("waiting to identify")
             await self.queue.acquire(self.id)
@@ -289,6 +295,8 @@ class Shard:
         beats = asyncio.ensure_future(self._heartbeat(conn))
         reader = asyncio.ensure_future(self._read(conn))
         try:
+            if self.lease_ok is not None and not self.lease_ok():
+                return _Reason("lease not renewed", resume=self._resumable())
             if resume:
                 self._set_state("resuming")
                 payload = {"token": self.config.token, "session_id": self.session_id}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -283,3 +284,48 @@ async def test_session_budget_at_the_floor_stops_identifies(
             for w in workers:
                 errors = [line for line in w.lines() if line.startswith("ERROR")]
                 assert errors and "daily session budget is at its floor (3)" in errors[0]
+
+
+def test_a_paused_holder_lets_go_when_it_wakes(
+    fake: FakeGateway,
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """SIGSTOP past the lease: the shards are resumed elsewhere; on SIGCONT the old holder closes
+    its stale connections at once, sends no IDENTIFY or RESUME on them, and its session writes
+    are refused (the fencing token), before the fleet spreads the shards again."""
+    import redis
+
+    from asgi_interactions.gateway.leases import namespace
+
+    shards = 4
+    workers = start_fleet(fake, 2, shards, redis_server.url, tmp_path, LEASE)
+    try:
+        wait_for(lambda: balanced(workers, shards), 40, "an even spread")
+        victim, survivor = workers
+        moved = victim.running()
+        stale = {sid: fake.live(sid) for sid in moved}
+        prefix = f"asgi_interactions:gateway:{namespace('token', fake.url, shards)}"
+        client = redis.Redis.from_url(redis_server.url)
+        before = {sid: client.get(f"{prefix}:lease:{sid}").decode().split("|") for sid in moved}
+        victim.process.send_signal(signal.SIGSTOP)
+        try:
+            wait_for(lambda: survivor.running() == set(range(shards)), 20, "the takeover")
+        finally:
+            victim.process.send_signal(signal.SIGCONT)
+        woke = time.monotonic()
+        for sid, conn in stale.items():
+            assert conn is not None
+            wait_for(lambda conn=conn: conn.closed_at is not None, 10, f"shard {sid} let go")
+            assert conn.closed_at is not None and conn.closed_at - woke < 3.0
+            assert [p["op"] for at, p in conn.received if at >= woke and p["op"] in (2, 6)] == []
+        try:
+            for sid in moved:  # the lease moved on, with a greater fencing token
+                _, token = client.get(f"{prefix}:lease:{sid}").decode().split("|")
+                assert int(token) > int(before[sid][1])
+        finally:
+            client.close()
+        wait_for(lambda: balanced(workers, shards), 30, "the spread again")
+        assert len(fake.identifies) == shards, "every move was a RESUME"
+    finally:
+        stop_all(workers)

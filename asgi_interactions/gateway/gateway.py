@@ -199,7 +199,7 @@ class Gateway(GuildCommands):
         except BaseException:
             await self.close()
             raise
-        log.info("gateway started: shards %s of %d", ids, count)
+        log.info("gateway started: shards %s of %d", sorted(self._shards), count)
 
     async def close(self) -> None:
         """Close every shard with 1000 (bounded, never waiting on a dead peer) and stop."""

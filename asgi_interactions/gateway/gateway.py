@@ -167,7 +167,7 @@ class Gateway(GuildCommands, SharedShards):
         calls this when given ``gateway=``)."""
         self._app = app
         self._dispatcher.interaction_handler = app.process_gateway_interaction
-        if self.redis_url is None:  # the app's one switch for shared state (used by part 2)
+        if self.redis_url is None:  # the app's one switch for shared state (shard leases)
             self.redis_url = getattr(app, "redis_url", None)
 
     # -- lifecycle -----------------------------------------------------------------------------

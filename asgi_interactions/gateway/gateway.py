@@ -19,12 +19,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from . import commands
+from .coordinator import Coordinator
 from .errors import GatewayError
-from .events import Dispatcher, Listener
+from .events import Dispatcher, GatewayEvent, Listener
 from .guild_commands import GuildCommands
+from .identify_queue import FleetIdentifyQueue
 from .intents import DEFAULT_INTENTS, Intents
 from .ratelimit import IdentifyQueue
 from .shard import Shard, ShardConfig, ShardStatus
+from .sharing import SharedShards
 from .transport import encode, resolve_compression
 
 if TYPE_CHECKING:
@@ -38,7 +41,7 @@ L = TypeVar("L", bound=Listener)
 T = TypeVar("T")
 
 
-class Gateway(GuildCommands):
+class Gateway(GuildCommands, SharedShards):
     """Websocket shards for one process: events to listeners, interactions to the app.
 
     Args:
@@ -50,12 +53,20 @@ class Gateway(GuildCommands):
             ``max_concurrency`` is then 1).
         compress: True (zstd-stream when available, else zlib-stream), ``"zstd-stream"``,
             ``"zlib-stream"`` or False (plain JSON).
-        redis_url: reserved for sharing shards across processes (part 2); unused for now.
+        redis_url: shares shard leases and resume state with every process and host of the
+            bot; without it (and without ``shard_ids``) the processes of one host share the
+            shards through file locks.
         presence: the presence sent with IDENTIFY (Discord's presence object).
         large_threshold: 50–250, member count above which offline members are not sent.
         rest: the RestClient for ``GET /gateway/bot``; default the app's, else one of its own.
         wait_for_session_budget: when the daily IDENTIFY budget cannot cover the shards, wait
             for it to reset instead of refusing to start.
+        share_shards: with ``shard_ids=None``, run only this process's share of the shards
+            (leases); False runs every shard here.
+        lease_period: seconds a shard lease lasts unrenewed: a dead process's shards are
+            taken over within about this long (renewed every quarter of it).
+        session_floor: with ``redis_url``, the fleet's daily session budget below which no
+            shard identifies (``GatewayError``) rather than have Discord reset the token.
     """
 
     def __init__(
@@ -80,6 +91,10 @@ class Gateway(GuildCommands):
         hello_timeout: float = 20.0,
         listener_backlog: int = 1000,
         blocked_warning: float = 1.0,
+        share_shards: bool = True,
+        lease_period: float = 5.0,
+        lease_dir: str | None = None,
+        session_floor: int = 0,
     ) -> None:
         token = token if token is not None else os.environ.get("DISCORD_TOKEN")
         if not token:
@@ -110,6 +125,15 @@ class Gateway(GuildCommands):
         self.identify_interval = identify_interval
         self.blocked_warning = blocked_warning
         self._rest = rest
+        self.share_shards = share_shards
+        self.lease_period = lease_period
+        self.lease_dir = lease_dir
+        self.session_floor = session_floor
+        self._budget: tuple[int, float] | None = None
+        self._fleet_queue: FleetIdentifyQueue | None = None
+        self._coordinator: Coordinator | None = None
+        self._shard_tasks: dict[int, asyncio.Task[None]] = {}
+        self._start_args: tuple[int, str, IdentifyQueue] | None = None
         self._app: Any = None
         self._dispatcher = Dispatcher(listener_backlog)
         self._shards: dict[int, Shard] = {}
@@ -141,7 +165,7 @@ class Gateway(GuildCommands):
         calls this when given ``gateway=``)."""
         self._app = app
         self._dispatcher.interaction_handler = app.process_gateway_interaction
-        if self.redis_url is None:  # the app's one switch for shared state (used by part 2)
+        if self.redis_url is None:  # the app's one switch for shared state (shard leases)
             self.redis_url = getattr(app, "redis_url", None)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -172,7 +196,7 @@ class Gateway(GuildCommands):
         except BaseException:
             await self.close()
             raise
-        log.info("gateway started: shards %s of %d", ids, count)
+        log.info("gateway started: shards %s of %d", sorted(self._shards), count)
 
     async def close(self) -> None:
         """Close every shard with 1000 (bounded, never waiting on a dead peer) and stop."""
@@ -294,6 +318,7 @@ class Gateway(GuildCommands):
         limit = info["session_start_limit"]
         needed = len(self.shard_ids) if self.shard_ids is not None else count
         remaining, reset = int(limit["remaining"]), float(limit["reset_after"]) / 1000.0
+        self._budget = (remaining, reset)
         if remaining < needed:
             message = (
                 f"only {remaining} of {limit['total']} session starts (IDENTIFYs) are left today "
@@ -325,6 +350,13 @@ class Gateway(GuildCommands):
         future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, self._io_loop)
         return asyncio.wrap_future(future)
 
+    def _deliver(self, event: GatewayEvent) -> None:
+        """For shards under a lease (on the I/O loop): READY and RESUMED also save the session,
+        so a takeover from then on resumes; every event is queued in order."""
+        if self._coordinator is not None and event.name in ("READY", "RESUMED"):
+            self._coordinator.save_soon(event.shard_id)
+        self._dispatcher.pending.append(event)
+
     def _flush(self) -> None:
         """On the I/O loop, after a read: wake the app's loop once for what it delivered."""
         if self._dispatcher.pending and not self._drain_scheduled:
@@ -342,6 +374,9 @@ class Gateway(GuildCommands):
         self, url: str, count: int, ids: list[int], queue_args: tuple[int, float]
     ) -> None:
         queue = IdentifyQueue(*queue_args)
+        if self.shard_ids is None and self.share_shards:
+            await self._io_start_shared(url, count, queue)
+            return
         for sid in ids:  # in shard order: the identify queue serves them first come first served
             deliver, flush = self._dispatcher.pending.append, self._flush  # events in order
             shard = self._shards[sid] = Shard(sid, count, url, self.config, queue, deliver, flush)
@@ -361,6 +396,7 @@ class Gateway(GuildCommands):
             self._app_loop.call_soon_threadsafe(self._stopped.set)
 
     async def _io_close(self) -> None:
+        await self._close_shared()
         await asyncio.gather(*(s.close() for s in self._shards.values()))
         for task in self._io_tasks:
             task.cancel()

@@ -103,6 +103,10 @@ class Shard:
         self._conn: _Conn | None = None
         self._live = asyncio.Event()
         self._closing = False
+        #: Shared shards: True while this process's lease on the shard is sure to be valid; no
+        #: IDENTIFY or RESUME goes out otherwise (a process that woke from a pause).
+        self.lease_ok: Callable[[], bool] | None = None
+        self._close_code = 1000
         self._holding_slot = False
         self._background: set[asyncio.Task[Any]] = set()
         #: Op 8 requests in flight: chunks collected by nonce, RATE_LIMITED retried (commands.py).
@@ -125,6 +129,8 @@ class Shard:
             self._conn = None
             try:
                 reason = await self._connection(resume=self._resumable())
+            except GatewayError as exc:  # the identify queue refused (session budget)
+                reason = _Reason("no identify", resume=False, fatal=exc)
             except Exception:  # a bug or a malformed payload must not end the shard
                 log.exception("shard %d: connection failed unexpectedly", self.id)
                 reason = _Reason("error", resume=self._resumable())
@@ -158,15 +164,21 @@ class Shard:
                 await asyncio.sleep(delay)
         self._set_state("stopped")
 
-    async def close(self) -> None:
-        """End the session: close with 1000 (bounded), stop reconnecting."""
+    def restore(self, session_id: str, resume_url: str, seq: int | None) -> None:
+        """Start by resuming a session another process ran (a handover)."""
+        self.session_id, self.resume_url, self.seq = session_id, resume_url, seq
+
+    async def close(self, code: int = 1000) -> None:
+        """Stop reconnecting and close (bounded): 1000 ends the session, another code keeps
+        it resumable for the next holder."""
         self._closing = True
+        self._close_code = code
         self.members.close()
         for task in self._background:  # old connections' closes and retries: abort them now
             task.cancel()
         conn = self._conn
         if conn is not None:
-            await self._close_ws(conn.ws, 1000)
+            await self._close_ws(conn.ws, code)
         if self._background:
             await asyncio.wait(set(self._background), timeout=1.0)
         if self.state != "failed":
@@ -208,6 +220,9 @@ class Shard:
         return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
 
     async def _connection(self, *, resume: bool) -> _Reason:
+        while self.lease_ok is not None and not self.lease_ok() and not self._closing:
+            self._set_state("waiting for its lease")  # renewed soon, or the shard is stopped
+            await asyncio.sleep(0.05)
         if not resume:
             self._set_state("waiting to identify")
             await self.queue.acquire(self.id)
@@ -231,6 +246,9 @@ class Shard:
                 # A failed resume falls back to a new session on the cached URL.
                 return _Reason("connect failed", resume=False)
             assert isinstance(ws, GatewayConnection)
+            if self._closing:  # closed while connecting: this socket must not start a session
+                await self._close_ws(ws, self._close_code)
+                return _Reason("closed", resume=self._resumable())
             limiter = SendLimiter(*self.config.send_limit)
             loop = asyncio.get_running_loop()
             decoder = make_decoder(self.config.compression)
@@ -263,6 +281,8 @@ class Shard:
         beats = asyncio.ensure_future(self._heartbeat(conn))
         reader = asyncio.ensure_future(asyncio.shield(conn.ended))
         try:
+            if self.lease_ok is not None and not self.lease_ok():
+                return _Reason("lease not renewed", resume=self._resumable())
             if resume:
                 self._set_state("resuming")
                 payload = {"token": self.config.token, "session_id": self.session_id}

@@ -1,0 +1,226 @@
+"""Runs this process's share of the shards: claims leases, hands shards over, stops lost ones.
+
+Every ``lease / 4`` seconds a tick refreshes this process's membership, renews its leases, saves
+its shards' sessions (fenced by the lease token), hands over the shards that the live members'
+assignment now gives to another process (close without ending the session, save, release), and
+claims the free ones it should run, resuming from the saved session when there is one. A
+watchdog stops a shard whose lease was not renewed in time (a paused process), before the lease
+expires and another process can resume it. While the store is unreachable nothing is claimed
+and running shards go on; after it is back, claims wait one lease period so that the running
+holders re-claim their shards first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .leases import LeaseBackend, LeasesUnavailable, SavedSession, assign
+from .shard import RECONNECT_CODE, Shard
+
+__all__ = ["Coordinator"]
+
+log = logging.getLogger("asgi_interactions.gateway.leases")
+
+#: Seconds before a lease's expiry at which a holder that could not renew stops its shard.
+STOP_MARGIN_SHARE = 0.25
+
+
+@dataclass
+class _Held:
+    token: int
+    valid_until: float
+
+
+class Coordinator:
+    """Claims and releases this process's shards; see the module docstring."""
+
+    def __init__(
+        self,
+        backend: LeaseBackend,
+        shard_count: int,
+        lease: float,
+        start_shard: Callable[[int, SavedSession | None], Shard],
+        stop_shard: Callable[[int, int], Awaitable[Shard | None]],
+        shards: dict[int, Shard],
+        *,
+        expires: bool = True,
+    ) -> None:
+        self.backend = backend
+        self.count = shard_count
+        self.lease = lease
+        self.tick_interval = lease / 4
+        self.expires = expires
+        self.held: dict[int, _Held] = {}
+        self._start_shard = start_shard
+        self._stop_shard = stop_shard
+        self._shards = shards
+        self._reachable = True
+        self._back_at = -math.inf
+        self._lock = asyncio.Lock()
+        self._saving: set[asyncio.Task[None]] = set()
+
+    @property
+    def _end_code(self) -> int:
+        """Handover keeps the session for the next holder; without shared sessions, end it."""
+        return RECONNECT_CODE if self.backend.shared_sessions else 1000
+
+    async def start(self, settle: float | None = None) -> None:
+        """Join the members, let concurrent starters join too, then claim a first share."""
+        try:
+            await self.backend.join()
+        except LeasesUnavailable as exc:
+            self._unreachable(exc)
+            return
+        # Processes started together (a deploy) see each other before claiming: fewer moves.
+        if settle is None:
+            settle = min(1.0, self.tick_interval) if self.expires else 0.2
+        await asyncio.sleep(settle)
+        await self.tick()
+
+    async def run(self) -> None:
+        """Tick until cancelled."""
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            try:
+                await self.tick()
+                await self.save_all()
+            except Exception:  # a bug must not end the shards' coordination
+                log.exception("gateway lease tick failed")
+
+    async def watchdog(self) -> None:
+        """Stop a shard whose lease could not be renewed, before another process may take it."""
+        margin = self.lease * STOP_MARGIN_SHARE
+        while True:
+            await asyncio.sleep(min(0.1, self.tick_interval / 2))
+            if not (self.expires and self._reachable):
+                continue  # unreachable store: nobody can claim the shard, so it runs on
+            now = time.monotonic()
+            for sid, held in list(self.held.items()):
+                if now > held.valid_until - margin:
+                    log.warning("shard %d: lease not renewed in time; stopping it", sid)
+                    await self._drop(sid)
+
+    def lease_ok(self, sid: int) -> bool:
+        """May shard ``sid`` (re)connect now? Not when its lease may have expired unrenewed."""
+        held = self.held.get(sid)
+        if held is None:
+            return False
+        if not (self.expires and self._reachable):
+            return True
+        return time.monotonic() < held.valid_until - self.lease * STOP_MARGIN_SHARE
+
+    async def tick(self) -> None:
+        async with self._lock:
+            await self._tick()
+
+    async def _tick(self) -> None:
+        began = time.monotonic()
+        try:
+            members = await self.backend.heartbeat()
+            for sid, held in list(self.held.items()):
+                token = await self.backend.claim(sid, held.token)
+                if token == 0:
+                    log.warning("shard %d: lease lost to another process; stopping it", sid)
+                    await self._drop(sid)
+                    continue
+                held.token, held.valid_until = token, began + self.lease
+        except LeasesUnavailable as exc:
+            self._unreachable(exc)
+            return
+        if not self._reachable:
+            self._reachable = True
+            self._back_at = time.monotonic()
+            log.warning("gateway lease store reachable again; running shards re-claimed")
+        try:
+            holders = await self.backend.holders(self.count)
+        except LeasesUnavailable as exc:
+            self._unreachable(exc)
+            return
+        target = assign(members, self.count, self.backend.member, holders)
+        await asyncio.gather(*(self._hand_over(sid) for sid in sorted(set(self.held) - target)))
+        if time.monotonic() - self._back_at < self.lease:
+            return  # after an outage, the running holders re-claim before anyone claims anew
+        for sid in sorted(target - set(self.held)):
+            try:
+                token = await self.backend.claim(sid, 0)
+                if not token:
+                    continue
+                saved = await self.backend.load_session(sid)
+            except LeasesUnavailable as exc:
+                self._unreachable(exc)
+                return
+            self.held[sid] = _Held(token, began + self.lease if self.expires else math.inf)
+            log.info("shard %d: lease taken (%s)", sid, "resuming" if saved else "identifying")
+            self._start_shard(sid, saved)
+
+    async def save(self, sid: int, shard: Shard) -> None:
+        """Store the shard's session under its lease (a lost lease refuses the write)."""
+        held = self.held.get(sid)
+        if held is None or shard.session_id is None or shard.resume_url is None:
+            return
+        session = {"session_id": shard.session_id, "resume_url": shard.resume_url, "seq": shard.seq}
+        if not await self.backend.save_session(sid, held.token, session):
+            log.warning("shard %d: session not saved: the lease is no longer ours", sid)
+
+    def save_soon(self, sid: int) -> None:
+        """Save shard ``sid``'s session in the background (after READY or RESUMED)."""
+        shard = self._shards.get(sid)
+        if shard is None or not self.backend.shared_sessions:
+            return
+
+        async def save() -> None:
+            with contextlib.suppress(LeasesUnavailable):
+                await self.save(sid, shard)
+
+        task = asyncio.ensure_future(save())
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
+
+    async def save_all(self) -> None:
+        """Save every held shard's session (called often, so a takeover replays little)."""
+        if not self.backend.shared_sessions or not self._reachable:
+            return
+        with contextlib.suppress(LeasesUnavailable):
+            for sid in list(self.held):
+                shard = self._shards.get(sid)
+                if shard is not None:
+                    await self.save(sid, shard)
+
+    async def close(self) -> None:
+        """Hand every shard over (sessions kept when they are shared) and leave."""
+        async with self._lock:
+            await asyncio.gather(*(self._hand_over(sid) for sid in sorted(self.held)))
+            with contextlib.suppress(LeasesUnavailable):
+                await self.backend.leave()
+
+    async def _hand_over(self, sid: int) -> None:
+        shard = await self._stop_shard(sid, self._end_code)
+        try:
+            if shard is not None and self.backend.shared_sessions:
+                await self.save(sid, shard)
+            held = self.held.pop(sid, None)
+            if held is not None:
+                await self.backend.release(sid, held.token)
+        except LeasesUnavailable as exc:
+            self._unreachable(exc)  # the lease expires on its own
+        log.info("shard %d: handed over", sid)
+
+    async def _drop(self, sid: int) -> None:
+        """Stop a shard whose lease is gone, keeping its session for whoever holds it now."""
+        self.held.pop(sid, None)
+        await self._stop_shard(sid, RECONNECT_CODE)
+
+    def _unreachable(self, exc: Exception) -> None:
+        if self._reachable:
+            self._reachable = False
+            log.warning(
+                "gateway lease store unreachable (%s): running shards go on, none is claimed "
+                "until it is back",
+                exc,
+            )

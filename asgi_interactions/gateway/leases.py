@@ -1,0 +1,306 @@
+"""Who runs which shard: leases shared by every process that runs the same bot.
+
+Two backends with one interface. ``RedisLeases`` (``redis_url`` given) works across hosts: a
+member is a sorted-set entry that expires unless refreshed, a shard lease is a key with a TTL
+holding ``member|token``, where the token is a fencing number that only grows (so a holder that
+lost its lease cannot write the shard's session state any more). ``FileLeases`` serves the
+workers of one host without Redis: ``flock`` on one file per member and per shard, released by
+the kernel when a process dies. Shards are spread by ``assign``: the same answer in every
+process that sees the same members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+__all__ = [
+    "FileLeases",
+    "LeaseBackend",
+    "LeasesUnavailable",
+    "RedisLeases",
+    "SavedSession",
+    "assign",
+]
+
+log = logging.getLogger("asgi_interactions.gateway.leases")
+
+SavedSession = dict[str, Any]  # {"session_id", "resume_url", "seq"}
+
+#: How long a saved session stays in Redis: Discord forgets an idle session long before.
+SESSION_TTL = 3600
+
+
+class LeasesUnavailable(Exception):
+    """The lease store cannot be reached right now (nobody can take a lease either)."""
+
+
+def assign(
+    members: list[str], shard_count: int, me: str, holders: dict[int, str] | None = None
+) -> set[int]:
+    """The shards ``me`` should run: an even spread that moves as few shards as it can.
+
+    Members (in id order) get ``shard_count // n`` shards each, the first ``shard_count % n`` one
+    more. A shard stays with its live holder while that holder is within its quota; the rest go,
+    in shard order, to the members with room, in member order. Every process that sees the same
+    members and holders computes the same answer.
+    """
+    ordered = sorted(set(members))
+    if me not in ordered:
+        return set()
+    n = len(ordered)
+    quota = {m: shard_count // n + (1 if i < shard_count % n else 0) for i, m in enumerate(ordered)}
+    owner: dict[int, str] = {}
+    for sid, holder in sorted((holders or {}).items()):
+        if sid < shard_count and quota.get(holder, 0) > 0:
+            owner[sid] = holder
+            quota[holder] -= 1
+    spare = iter([m for m in ordered for _ in range(quota[m])])
+    for sid in range(shard_count):
+        if sid not in owner:
+            owner[sid] = next(spare)
+    return {sid for sid, m in owner.items() if m == me}
+
+
+def namespace(token: str, url: str | None, shard_count: int) -> str:
+    """A name for one bot's shard set: the token's hash (never the token), URL and count."""
+    digest = hashlib.sha256(f"{token}\0{url or 'discord'}".encode()).hexdigest()[:16]
+    return f"{digest}-{shard_count}"
+
+
+class LeaseBackend(Protocol):
+    """The operations the coordinator needs; tokens are fencing numbers (0: not held)."""
+
+    member: str
+    shared_sessions: bool  # True when sessions survive this process (a RESUME can follow)
+
+    async def join(self) -> None: ...
+    async def heartbeat(self) -> list[str]: ...
+    async def holders(self, shard_count: int) -> dict[int, str]: ...
+    async def claim(self, shard_id: int, token: int) -> int: ...
+    async def release(self, shard_id: int, token: int) -> None: ...
+    async def load_session(self, shard_id: int) -> SavedSession | None: ...
+    async def save_session(self, shard_id: int, token: int, session: SavedSession) -> bool: ...
+    async def leave(self) -> None: ...
+
+
+# Claim (or renew) a shard lease: returns the holder's token, or 0 if another member holds it.
+_CLAIM = """
+local v = redis.call('GET', KEYS[1])
+if v then
+  local sep = string.find(v, '|', 1, true)
+  if string.sub(v, 1, sep - 1) == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return tonumber(string.sub(v, sep + 1))
+  end
+  return 0
+end
+local t = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. t, 'PX', ARGV[2])
+return t
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# Write a shard's session only while the writer still holds the lease with this token.
+_SAVE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+# Refresh this member and return the live ones (expiry by Redis's own clock).
+_HEARTBEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
+
+
+class RedisLeases:
+    """Leases, members and saved sessions in Redis, for every process and host of a bot."""
+
+    shared_sessions = True
+
+    def __init__(self, url: str, name: str, lease: float, timeout: float) -> None:
+        from ..shared_state import _redis_module
+
+        self.member = f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(4)}"
+        self.prefix = f"asgi_interactions:gateway:{name}"
+        self.ttl_ms = max(1, int(lease * 1000))
+        self._client: Any = _redis_module().Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        self._claim = self._client.register_script(_CLAIM)
+        self._release = self._client.register_script(_RELEASE)
+        self._save = self._client.register_script(_SAVE)
+        self._heartbeat = self._client.register_script(_HEARTBEAT)
+
+    def _key(self, kind: str, shard_id: int | None = None) -> str:
+        return f"{self.prefix}:{kind}" if shard_id is None else f"{self.prefix}:{kind}:{shard_id}"
+
+    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        try:
+            return await script(keys=keys, args=args)
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise LeasesUnavailable(str(exc)) from exc
+
+    async def join(self) -> None:
+        await self.heartbeat()
+
+    async def heartbeat(self) -> list[str]:
+        found = await self._call(
+            self._heartbeat, [self._key("members")], [self.member, self.ttl_ms]
+        )
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in found]
+
+    async def holders(self, shard_count: int) -> dict[int, str]:
+        """Shard -> the member holding its lease now."""
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        keys = [self._key("lease", sid) for sid in range(shard_count)]
+        try:
+            values = await self._client.mget(keys)
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise LeasesUnavailable(str(exc)) from exc
+        found = {}
+        for sid, value in enumerate(values):
+            if value is not None:
+                found[sid] = value.decode().rpartition("|")[0]
+        return found
+
+    async def claim(self, shard_id: int, token: int) -> int:
+        keys = [self._key("lease", shard_id), self._key("fence", shard_id)]
+        return int(await self._call(self._claim, keys, [self.member, self.ttl_ms]))
+
+    async def release(self, shard_id: int, token: int) -> None:
+        await self._call(self._release, [self._key("lease", shard_id)], [f"{self.member}|{token}"])
+
+    async def load_session(self, shard_id: int) -> SavedSession | None:
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        try:
+            raw = await self._client.get(self._key("session", shard_id))
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise LeasesUnavailable(str(exc)) from exc
+        if raw is None:
+            return None
+        try:
+            saved = json.loads(raw)
+        except ValueError:
+            log.warning("shard %d: unreadable saved session ignored", shard_id)
+            return None
+        return saved if isinstance(saved, dict) and saved.get("session_id") else None
+
+    async def save_session(self, shard_id: int, token: int, session: SavedSession) -> bool:
+        keys = [self._key("lease", shard_id), self._key("session", shard_id)]
+        args = [f"{self.member}|{token}", json.dumps(session), SESSION_TTL]
+        return bool(await self._call(self._save, keys, args))
+
+    async def leave(self) -> None:
+        with contextlib.suppress(Exception):  # unreachable: the entry expires on its own
+            await self._client.zrem(self._key("members"), self.member)
+        await self._client.aclose()
+
+
+class FileLeases:
+    """``flock`` leases for the processes of one host (no Redis): a dead process's locks go
+    with it, so takeover needs no expiry. Sessions are not shared: a new holder identifies."""
+
+    shared_sessions = False
+
+    def __init__(self, name: str, directory: str | None = None) -> None:
+        base = Path(directory or tempfile.gettempdir()) / "asgi-interactions-gateway" / name
+        base.mkdir(parents=True, exist_ok=True)
+        self.dir = base
+        self.member = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._me: IO[bytes] | None = None
+        self._held: dict[int, IO[bytes]] = {}
+
+    async def join(self) -> None:
+        self._join()
+
+    def _join(self) -> None:
+        # Lock under a temporary name, then rename: a member file is never seen unlocked.
+        tmp = self.dir / f".joining-{self.member}"
+        handle = open(tmp, "wb")  # noqa: SIM115 - held open for the process's membership
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(tmp, self.dir / f"member-{self.member}.lock")
+        self._me = handle
+
+    async def heartbeat(self) -> list[str]:
+        return await asyncio.to_thread(self._live_members)
+
+    def _live_members(self) -> list[str]:
+        live = []
+        for path in self.dir.glob("member-*.lock"):
+            member = path.name[len("member-") : -len(".lock")]
+            if member == self.member:
+                live.append(member)
+                continue
+            try:
+                with open(path, "rb") as handle:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        live.append(member)
+                        continue
+                    path.unlink(missing_ok=True)  # its process died: nobody holds the lock
+            except FileNotFoundError:
+                continue
+        return live
+
+    async def holders(self, shard_count: int) -> dict[int, str]:
+        """Only this process's own locks are known: others' are opaque."""
+        return dict.fromkeys(self._held, self.member)
+
+    async def claim(self, shard_id: int, token: int) -> int:
+        return self._claim(shard_id)
+
+    def _claim(self, shard_id: int) -> int:
+        """Non-blocking: a lock held elsewhere answers at once."""
+        if shard_id in self._held:
+            return 1
+        handle = open(self.dir / f"shard-{shard_id}.lock", "ab")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return 0
+        self._held[shard_id] = handle
+        return 1
+
+    async def release(self, shard_id: int, token: int) -> None:
+        handle = self._held.pop(shard_id, None)
+        if handle is not None:
+            handle.close()  # closing the only descriptor drops the lock
+
+    async def load_session(self, shard_id: int) -> SavedSession | None:
+        return None
+
+    async def save_session(self, shard_id: int, token: int, session: SavedSession) -> bool:
+        return shard_id in self._held
+
+    async def leave(self) -> None:
+        for sid in list(self._held):
+            await self.release(sid, 1)
+        if self._me is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self.dir / f"member-{self.member}.lock").unlink()
+            self._me.close()
+            self._me = None

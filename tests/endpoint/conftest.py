@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from asgi_interactions import InteractionApp
+from asgi_interactions import InteractionApp, RestClient
 from asgi_interactions.testing import InteractionTestClient, KeyPair
+from tests.fakes.discord_rest import FakeDiscord, serve_fake_discord
 from tests.serve import serve
 
 
@@ -46,3 +47,22 @@ def connect(transport: str, keys: KeyPair) -> Callable[[InteractionApp], Any]:
                 yield client
 
     return open_client
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """A fake Discord REST server on a loopback port."""
+    async with serve_fake_discord() as server:
+        yield server
+
+
+@pytest.fixture
+def bot_with_fake(keys: KeyPair, fake: FakeDiscord) -> Callable[..., InteractionApp]:
+    """A bot whose REST client talks to ``fake``; auto-defer after 0.15 s unless told."""
+
+    def factory(**kwargs: Any) -> InteractionApp:
+        kwargs.setdefault("defer_after", 0.15)
+        rest = RestClient(None, base_url=fake.base_url)
+        return InteractionApp(public_key=keys.public_key, rest=rest, **kwargs)
+
+    return factory

@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,26 +16,10 @@ import pytest
 from asgi_interactions import Context, InteractionApp, RestClient
 from asgi_interactions.runner import FAILED_TEXT
 from asgi_interactions.testing import InteractionTestClient, KeyPair, command_payload
-from tests.fakes.discord_rest import FakeDiscord, serve_fake_discord
+from tests.fakes.discord_rest import FakeDiscord
 from tests.serve import serve
 
 WAIT = 10.0  # the bound on every wait for something that should happen much sooner
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with serve_fake_discord() as server:
-        yield server
-
-
-@pytest.fixture
-def make_bot(keys: KeyPair, fake: FakeDiscord) -> Callable[..., InteractionApp]:
-    def factory(**kwargs: Any) -> InteractionApp:
-        kwargs.setdefault("defer_after", 0.15)
-        rest = RestClient(None, base_url=fake.base_url)
-        return InteractionApp(public_key=keys.public_key, rest=rest, **kwargs)
-
-    return factory
 
 
 async def wait_for(predicate: Callable[[], bool]) -> None:
@@ -59,12 +43,12 @@ def failure_edits(fake: FakeDiscord) -> dict[str, str]:
 @pytest.mark.parametrize("kind", ["async", "plain"])
 async def test_hung_handler_is_stopped_at_its_deadline_and_its_slot_freed(
     kind: str,
-    make_bot: Callable[..., InteractionApp],
+    bot_with_fake: Callable[..., InteractionApp],
     fake: FakeDiscord,
     keys: KeyPair,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    bot = make_bot(handler_timeout=0.6, max_concurrency=1)
+    bot = bot_with_fake(handler_timeout=0.6, max_concurrency=1)
     release = threading.Event()
     cancelled = asyncio.Event()
 
@@ -109,9 +93,9 @@ async def test_hung_handler_is_stopped_at_its_deadline_and_its_slot_freed(
 
 
 async def test_handler_stopped_before_any_answer_gets_the_failure_notice_as_its_reply(
-    make_bot: Callable[..., InteractionApp], keys: KeyPair
+    bot_with_fake: Callable[..., InteractionApp], keys: KeyPair
 ) -> None:
-    bot = make_bot(handler_timeout=0.3, defer_after=None)
+    bot = bot_with_fake(handler_timeout=0.3, defer_after=None)
 
     @bot.command()
     async def stuck(ctx: Context) -> str:
@@ -124,9 +108,9 @@ async def test_handler_stopped_before_any_answer_gets_the_failure_notice_as_its_
 
 
 async def test_handler_stopped_after_responding_gets_a_failure_followup(
-    make_bot: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
+    bot_with_fake: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
 ) -> None:
-    bot = make_bot(handler_timeout=0.3, defer_after=None)
+    bot = bot_with_fake(handler_timeout=0.3, defer_after=None)
 
     @bot.command()
     async def stuck(ctx: Context) -> str:
@@ -142,10 +126,10 @@ async def test_handler_stopped_after_responding_gets_a_failure_followup(
 
 
 async def test_shutdown_with_hung_handlers_ends_in_time_and_every_user_is_answered(
-    make_bot: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
+    bot_with_fake: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
 ) -> None:
     shutdown_timeout = 1.5
-    bot = make_bot(shutdown_timeout=shutdown_timeout)
+    bot = bot_with_fake(shutdown_timeout=shutdown_timeout)
     release = threading.Event()
 
     @bot.command()
@@ -181,11 +165,11 @@ async def test_shutdown_with_hung_handlers_ends_in_time_and_every_user_is_answer
 
 
 async def test_shutdown_ends_in_time_when_discord_is_slow_to_take_the_failure_edits(
-    make_bot: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
+    bot_with_fake: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
 ) -> None:
     """The failure edits themselves hang: shutdown still ends on time (the REST close is cut)."""
     shutdown_timeout = 1.0
-    bot = make_bot(shutdown_timeout=shutdown_timeout)
+    bot = bot_with_fake(shutdown_timeout=shutdown_timeout)
 
     @bot.command()
     async def hangs(ctx: Context) -> str:
@@ -203,10 +187,10 @@ async def test_shutdown_ends_in_time_when_discord_is_slow_to_take_the_failure_ed
 
 
 async def test_a_rest_call_cut_at_shutdown_does_not_hold_the_close_up(
-    make_bot: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
+    bot_with_fake: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
 ) -> None:
     """A follow-up in flight when shutdown ends: the REST client's close used to wait 5 s more."""
-    bot = make_bot(shutdown_timeout=1.0)
+    bot = bot_with_fake(shutdown_timeout=1.0)
 
     @bot.command()
     async def posts(ctx: Context) -> None:
@@ -222,10 +206,10 @@ async def test_a_rest_call_cut_at_shutdown_does_not_hold_the_close_up(
 
 
 async def test_send_raising_never_leaves_ctx_defer_waiting(
-    make_bot: Callable[..., InteractionApp], keys: KeyPair
+    bot_with_fake: Callable[..., InteractionApp], keys: KeyPair
 ) -> None:
     """In process: the server's ``send()`` fails while the handler waits in ``ctx.defer()``."""
-    bot = make_bot(defer_after=None)
+    bot = bot_with_fake(defer_after=None)
     past_defer = asyncio.Event()
 
     @bot.command()
@@ -252,10 +236,10 @@ async def test_send_raising_never_leaves_ctx_defer_waiting(
 
 
 async def test_request_cancelled_while_the_handler_is_about_to_defer(
-    make_bot: Callable[..., InteractionApp], keys: KeyPair
+    bot_with_fake: Callable[..., InteractionApp], keys: KeyPair
 ) -> None:
     """The request goes away (its task cancelled) before the handler defers: defer returns."""
-    bot = make_bot(defer_after=None)
+    bot = bot_with_fake(defer_after=None)
     entered, go, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     @bot.command()
@@ -288,9 +272,9 @@ async def test_request_cancelled_while_the_handler_is_about_to_defer(
 
 
 async def test_a_handler_whose_request_went_away_still_has_a_deadline(
-    make_bot: Callable[..., InteractionApp], keys: KeyPair
+    bot_with_fake: Callable[..., InteractionApp], keys: KeyPair
 ) -> None:
-    bot = make_bot(defer_after=2.5, handler_timeout=0.4)
+    bot = bot_with_fake(defer_after=2.5, handler_timeout=0.4)
     entered = asyncio.Event()
 
     @bot.command()
@@ -318,9 +302,9 @@ async def test_a_handler_whose_request_went_away_still_has_a_deadline(
 
 
 async def test_gateway_callback_failing_never_leaves_ctx_defer_waiting(
-    make_bot: Callable[..., InteractionApp], fake: FakeDiscord
+    bot_with_fake: Callable[..., InteractionApp], fake: FakeDiscord
 ) -> None:
-    bot = make_bot(defer_after=None)
+    bot = bot_with_fake(defer_after=None)
     past_defer = asyncio.Event()
 
     @bot.command()
@@ -344,9 +328,9 @@ def test_handler_timeout_must_be_positive(keys: KeyPair) -> None:
 
 
 async def test_late_autocomplete_results_and_failures_are_dropped_quietly(
-    make_bot: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
+    bot_with_fake: Callable[..., InteractionApp], fake: FakeDiscord, keys: KeyPair
 ) -> None:
-    bot = make_bot(handler_timeout=0.5)
+    bot = bot_with_fake(handler_timeout=0.5)
 
     @bot.command()
     async def pick(ctx: Context, fruit: str, other: str = "") -> str:
@@ -371,7 +355,7 @@ async def test_late_autocomplete_results_and_failures_are_dropped_quietly(
 
 
 async def test_shutdown_ends_in_time_when_the_gateway_does_not_close(
-    make_bot: Callable[..., InteractionApp],
+    bot_with_fake: Callable[..., InteractionApp],
 ) -> None:
     class StuckGateway:
         closing = False
@@ -384,7 +368,7 @@ async def test_shutdown_ends_in_time_when_the_gateway_does_not_close(
             await asyncio.sleep(WAIT * 3)
 
     gateway = StuckGateway()
-    bot = make_bot(gateway=gateway, shutdown_timeout=0.5)
+    bot = bot_with_fake(gateway=gateway, shutdown_timeout=0.5)
     await bot.startup()
     rest = bot.rest
     started = time.monotonic()

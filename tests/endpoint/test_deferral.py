@@ -8,7 +8,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,24 +20,8 @@ from asgi_interactions.testing import (
     command_payload,
     component_payload,
 )
-from tests.fakes.discord_rest import FakeDiscord, serve_fake_discord
+from tests.fakes.discord_rest import FakeDiscord
 from tests.serve import serve
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with serve_fake_discord() as server:
-        yield server
-
-
-@pytest.fixture
-def bot_with_fake(keys: KeyPair, fake: FakeDiscord) -> Callable[..., InteractionApp]:
-    def factory(**kwargs: Any) -> InteractionApp:
-        kwargs.setdefault("defer_after", 0.15)
-        rest = RestClient(None, base_url=fake.base_url)
-        return InteractionApp(public_key=keys.public_key, rest=rest, **kwargs)
-
-    return factory
 
 
 async def wait_for(predicate: Callable[[], bool]) -> None:

@@ -15,16 +15,10 @@ import pytest
 
 from asgi_interactions import Context, InteractionApp, Message, RestClient
 from asgi_interactions.testing import InteractionTestClient, KeyPair, command_payload
-from tests.fakes.discord_rest import FakeDiscord, serve_fake_discord
+from tests.fakes.discord_rest import FakeDiscord
 from tests.serve import serve
 
 WAIT = 10.0
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with serve_fake_discord() as server:
-        yield server
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from .models import Interaction, InteractionType
 from .runner import Handler, Runner
 from .shared_state import SharedState
 from .verify import DEFAULT_REPLAY_CACHE_SIZE, ReplayCache, SharedReplayStore, SignatureVerifier
+from .webhook_events.app import WebhookEventsApp
 
 if TYPE_CHECKING:
     from .commands.sync import SyncReport
@@ -192,6 +193,17 @@ class InteractionApp:
             is_running=self._is_running,
             ensure_started=self._lifecycle.ensure_started,
         )
+        self.webhook_events = WebhookEventsApp(
+            endpoint=self._endpoint,
+            runner=self._runner,
+            lifecycle=self._lifecycle,
+            lifespan=self.lifespan,
+            shared=self._shared,
+            serverless=serverless,
+            shutdown_timeout=shutdown_timeout,
+        )
+        """The ASGI app for the Webhook Events URL: mount it at its own path."""
+        self.event = self.webhook_events.event
 
     # -- registration ---------------------------------------------------------------------------
 
@@ -328,13 +340,14 @@ class InteractionApp:
         return parent_lifespan(self._lifecycle, self._prepare_parent, app)
 
     def _prepare_parent(self, app: Any) -> int:
-        added = fix_mounts(self, app)
+        added = fix_mounts(self, app) + fix_mounts(self.webhook_events, app)
         install_front_door(self, app)
         return added
 
     def fix_mounts(self, app: Any) -> int:
-        """Add a no-trailing-slash route before every Starlette ``Mount`` of this bot in ``app``."""
-        return fix_mounts(self, app)
+        """Add a no-trailing-slash route before every Starlette ``Mount`` of this bot (and of
+        its ``webhook_events`` app) in ``app``."""
+        return fix_mounts(self, app) + fix_mounts(self.webhook_events, app)
 
     async def startup(self) -> None:
         """Open the REST client and start the gateway; nested calls start things only once."""

@@ -78,31 +78,12 @@ class ReplayCache:
     ``ttl=None`` keeps entries until they are pushed out (for ``timestamp_tolerance=None``).
     """
 
-    __slots__ = (
-        "_groups",
-        "_order",
-        "_size",
-        "_ttl",
-        "maxsize",
-        "setting",
-        "warn_turnover",
-        "warned",
-        "what",
-    )
+    __slots__ = ("_groups", "_order", "_size", "_ttl", "maxsize", "warn_turnover", "warned")
 
-    def __init__(
-        self,
-        maxsize: int = DEFAULT_REPLAY_CACHE_SIZE,
-        ttl: float | None = 300.0,
-        *,
-        what: str = "replays",
-        setting: str = "replay_cache_size",
-    ) -> None:
+    def __init__(self, maxsize: int = DEFAULT_REPLAY_CACHE_SIZE, ttl: float | None = 300.0) -> None:
         if maxsize <= 0:
-            raise ConfigurationError(f"{setting} must be positive (0 turns replays off)")
+            raise ConfigurationError("replay_cache_size must be positive (0 turns replays off)")
         self.maxsize = maxsize
-        self.what = what  # for the turnover warning: what is no longer refused, and the knob
-        self.setting = setting
         self._ttl = math.inf if ttl is None else float(ttl)
         self._groups: dict[float, dict[bytes, None]] = {}
         self._order: list[float] = []  # heap of the groups' timestamps
@@ -150,13 +131,10 @@ class ReplayCache:
         if not self.warned and self.warn_turnover and stamp + self._ttl >= now:
             self.warned = True
             security_log.warning(
-                "the %s cache is full (%d entries): %s older than %d s are no longer "
-                "refused: raise %s or configure Redis (redis_url)",
-                self.what.rstrip("s"),
+                "the replay cache is full (%d entries): replays older than %d s are no longer "
+                "refused: raise replay_cache_size or configure Redis (redis_url)",
                 self.maxsize,
-                self.what,
                 max(0, math.floor(now - stamp)),
-                self.setting,
             )
 
     def __len__(self) -> int:

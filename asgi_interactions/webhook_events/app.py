@@ -194,7 +194,7 @@ class WebhookEventsApp:
                 {
                     "type": event_type,
                     "timestamp": event.get("timestamp"),
-                    "data": event.get("data", {}),
+                    "data": {} if event.get("data") is None else event["data"],  # data?
                     "application_id": payload.get("application_id"),
                     "version": payload.get("version", 1),
                 }

@@ -108,12 +108,15 @@ class Endpoint:
         finally:
             initial.mark_sent()
 
-    async def receive_verified(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+    async def receive_verified(
+        self, scope: Scope, receive: Receive, send: Send, replay: bool = True
+    ) -> bytes | None:
         """The request's body once it is read within bounds and verified; None once answered.
 
         Shared by every endpoint the app serves (interactions, webhook events): the path and
-        method checks, the body bounds, the signature, freshness and replay checks, and their
-        error answers (404, 405, 400, 408, 413, 503, 401) all live here.
+        method checks, the body bounds, the signature, freshness and (unless ``replay`` is
+        False: the caller checks it later with ``verifier.refuse_replay``) replay checks, and
+        their error answers (404, 405, 400, 408, 413, 503, 401) all live here.
         """
         path: str = scope["path"]
         root: str = scope.get("root_path", "")
@@ -184,7 +187,9 @@ class Endpoint:
 
         verifier = self.verifier
         try:
-            if verifier.shared_replay is None:
+            if not replay:
+                verifier.authenticate(signature, timestamp, body)
+            elif verifier.shared_replay is None:
                 verifier.verify(signature, timestamp, body)
             else:  # seen signatures in Redis: the only awaited check
                 await verifier.verify_shared(signature, timestamp, body)

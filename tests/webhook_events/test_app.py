@@ -120,6 +120,15 @@ async def test_a_replayed_signed_request_is_refused(connect: Any) -> None:
         assert (await client.send(body, timestamp=ts)).status == 401
 
 
+async def test_identical_pings_are_all_answered(connect: Any) -> None:
+    """A PING has no id: two in one second are the same signed bytes, and both get 204."""
+    body = json.dumps({"version": 1, "application_id": "1", "type": 0}).encode()
+    async with connect(make_bot()) as client:
+        ts = str(int(time.time()))
+        for _ in range(3):
+            assert (await client.send(body, timestamp=ts)).status == 204
+
+
 async def test_other_methods_and_paths(connect: Any) -> None:
     async with connect(make_bot()) as client:
         assert client._http is not None

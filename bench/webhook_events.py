@@ -104,12 +104,15 @@ async def _drive(scenario: str, n: int) -> None:
 
 
 def _callgrind(scenario: str, n: int, out: Path) -> int:
-    subprocess.run(
+    run = subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
          sys.executable, __file__, "--child", scenario, str(n)],
-        check=True, capture_output=True, env=os.environ | {"PYTHONPATH": str(REPO)},
-        timeout=900,
+        capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(REPO)},
+        timeout=900, check=False,
     )  # fmt: skip
+    if run.returncode != 0:
+        tail = "\n".join(line for line in run.stderr.splitlines() if not line.startswith("=="))
+        raise RuntimeError(f"{scenario} n={n} failed ({run.returncode}):\n{tail[-2000:]}")
     found = re.search(r"^summary:\s*(\d+)", out.read_text(), re.M) or re.search(
         r"^totals:\s*(\d+)", out.read_text(), re.M
     )

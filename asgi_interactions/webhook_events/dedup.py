@@ -32,10 +32,11 @@ __all__ = ["DEFAULT_DEDUP_SIZE", "DEFAULT_DEDUP_WINDOW", "EventDedup", "SeenEven
 
 log = logging.getLogger("asgi_interactions.webhook_events")
 
-#: Discord retries for up to 10 minutes; five more cover its backoff's last step and clock skew.
 DEFAULT_DEDUP_WINDOW = 900.0
-#: Identities remembered per process (about 110 bytes each): 110 events/s over the whole window.
+"""Seconds an event's identity is remembered: Discord retries for up to 10 minutes; five more
+cover its backoff's last step and clock skew."""
 DEFAULT_DEDUP_SIZE = 100_000
+"""Identities remembered per process (about 110 bytes each): 110 events/s over the window."""
 
 
 def event_key(application_id: Any, event: dict[str, Any]) -> bytes:

@@ -53,6 +53,10 @@ E = TypeVar("E", bound=Callable[[Context, Exception], Any])
 class InteractionApp:
     """An ASGI app that verifies Discord interactions and routes them to your handlers.
 
+    ``bot.webhook_events`` is a second ASGI app, for the Webhook Events URL, whose handlers are
+    registered with ``@bot.event("ENTITLEMENT_CREATE")``; it shares this app's checks, handler
+    limits and lifespan.
+
     Args:
         public_key: the application's public key (hex or 32 bytes); default
             ``DISCORD_PUBLIC_KEY``.

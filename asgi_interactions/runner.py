@@ -365,7 +365,7 @@ class Runner:
         if not self.tasks:
             return
         loop = asyncio.get_running_loop()
-        log.info("waiting for %d in-flight interaction(s) to finish", len(self.tasks))
+        log.info("waiting for %d in-flight handler(s) to finish", len(self.tasks))
         budget = max(0.0, until - loop.time())
         reserve = min(FAILURE_EDIT_RESERVE, budget / 4)
         _, pending = await asyncio.wait(set(self.tasks), timeout=budget - reserve)

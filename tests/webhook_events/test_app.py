@@ -491,3 +491,27 @@ async def test_without_a_lifespan_the_first_event_starts_the_bot() -> None:
         assert bot.is_running
         await settle(lambda: len(got) == 1)
     await bot.shutdown()
+
+
+async def test_a_handler_still_running_at_the_end_of_shutdown_is_stopped_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bot = make_bot(shutdown_timeout=1.0)
+    finished: list[bool] = []
+
+    @bot.event("ENTITLEMENT_CREATE")
+    async def stuck(event: WebhookEvent[Entitlement]) -> None:
+        await asyncio.sleep(60)
+        finished.append(True)
+
+    caplog.set_level(logging.ERROR, "asgi_interactions.runner")
+    loop = asyncio.get_running_loop()
+    async with InteractionTestClient(bot.webhook_events, KEYS) as client:
+        assert (await client.webhook_event("ENTITLEMENT_CREATE")).status == 204
+        began = loop.time()
+    assert loop.time() - began < 30  # bounded by shutdown_timeout (1 s), never the 60 s handler
+    assert finished == [] and not bot._runner.tasks
+    assert any(
+        "webhook event ENTITLEMENT_CREATE" in r.getMessage() and "shutdown" in r.getMessage()
+        for r in caplog.records
+    )

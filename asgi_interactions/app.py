@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from ._sync import to_async
 from .body import BodyReader
 from .commands import CommandTree
+from .commands.tree import Route
 from .context import Context, InitialResponse
 from .endpoint import Endpoint
 from .errors import ConfigurationError
@@ -179,7 +180,6 @@ class InteractionApp:
         self.component = tree.component
         self.autocomplete = tree.autocomplete
         self.modal = tree.modal
-        self.routes = tree.routes
         self._runner = Runner(
             self,
             self._resolve,
@@ -239,6 +239,10 @@ class InteractionApp:
         if handler is None and self._tree.handles(interaction_type):
             handler = self._tree.dispatch
         return handler
+
+    def routes(self) -> list[Route]:
+        """Every command, autocomplete, component, modal and webhook event handler, as rows."""
+        return self._tree.routes() + self.webhook_events.routes()
 
     @property
     def tree(self) -> CommandTree:

@@ -28,6 +28,7 @@ from pydantic_core import from_json
 from starlette.types import Receive, Scope, Send
 
 from .._sync import to_async
+from ..commands.tree import Route
 from ..endpoint import error_body, reply
 from ..errors import ConfigurationError
 from ..models.webhook_events import EVENT_DATA, WebhookEvent, WebhookType
@@ -62,6 +63,7 @@ _MAX_LOGGED_TYPES = 256  # types remembered for "logged once": bounded whatever 
 class _Registered:
     handler: Callable[[WebhookEvent[Any]], Awaitable[Any]]
     idempotent: bool
+    source: Callable[..., Any]  # the function as declared, for listings
 
 
 _UNTYPED: type[WebhookEvent[Any]] = WebhookEvent[dict[str, Any]]
@@ -126,14 +128,23 @@ class WebhookEventsApp:
         def register(handler: H) -> H:
             if key in self._handlers:
                 raise ConfigurationError(f"a handler for webhook event {key!r} already exists")
-            self._handlers[key] = _Registered(to_async(handler), idempotent)
+            self._handlers[key] = _Registered(to_async(handler), idempotent, handler)
             return handler
 
         return register
 
-    def handlers(self) -> dict[str, Callable[..., Any]]:
-        """Event type -> the async callable that runs its handler (for listings and tests)."""
-        return {name: entry.handler for name, entry in self._handlers.items()}
+    def routes(self) -> list[Route]:
+        """Every event handler as a row of ``bot.routes()`` (``asgi-interactions routes``)."""
+        return [
+            Route(
+                "webhook event",
+                name,
+                f"{getattr(entry.source, '__module__', '?')}."
+                f"{getattr(entry.source, '__qualname__', entry.source)}",
+                "" if entry.idempotent else "every delivery",
+            )
+            for name, entry in self._handlers.items()
+        ]
 
     # -- lifespan -------------------------------------------------------------------------------
 

@@ -315,7 +315,11 @@ def test_registration_errors_are_clear() -> None:
         bot.event("ENTITLEMENT_CREATE")(print)
     with pytest.raises(ConfigurationError, match="event type"):
         bot.event("")
-    assert set(bot.webhook_events.handlers()) == {"ENTITLEMENT_CREATE"}
+    bot.event("*", idempotent=False)(print)
+    assert [tuple(row) for row in bot.routes()] == [
+        ("webhook event", "ENTITLEMENT_CREATE", "builtins.print", ""),
+        ("webhook event", "*", "builtins.print", "every delivery"),
+    ]
 
 
 # --------------------------------------------------------------------------- redelivery

@@ -90,3 +90,10 @@ def test_the_example_logs_an_installation() -> None:
     finally:
         log.extend(stop(proc).splitlines())
     assert any("added the app to server" in line for line in log), log[-20:]
+
+
+def test_routes_lists_the_event_handlers() -> None:
+    code, out, err = cli("routes", f"{EXAMPLE}:bot")
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines()]
+    assert ["webhook", "event", "APPLICATION_AUTHORIZED", f"{EXAMPLE}.installed"] in rows

@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from ._sync import to_async
 from .body import BodyReader
 from .commands import CommandTree
+from .commands.tree import Route
 from .context import Context, InitialResponse
 from .endpoint import Endpoint
 from .errors import ConfigurationError
@@ -35,6 +36,7 @@ from .models import Interaction, InteractionType
 from .runner import Handler, Runner
 from .shared_state import SharedState
 from .verify import DEFAULT_REPLAY_CACHE_SIZE, ReplayCache, SharedReplayStore, SignatureVerifier
+from .webhook_events.app import WebhookEventsApp
 
 if TYPE_CHECKING:
     from .commands.sync import SyncReport
@@ -51,6 +53,10 @@ E = TypeVar("E", bound=Callable[[Context, Exception], Any])
 
 class InteractionApp:
     """An ASGI app that verifies Discord interactions and routes them to your handlers.
+
+    ``bot.webhook_events`` is a second ASGI app, for the Webhook Events URL, whose handlers are
+    registered with ``@bot.event("ENTITLEMENT_CREATE")``; it shares this app's checks, handler
+    limits and lifespan.
 
     Args:
         public_key: the application's public key (hex or 32 bytes); default
@@ -174,7 +180,6 @@ class InteractionApp:
         self.component = tree.component
         self.autocomplete = tree.autocomplete
         self.modal = tree.modal
-        self.routes = tree.routes
         self._runner = Runner(
             self,
             self._resolve,
@@ -192,6 +197,17 @@ class InteractionApp:
             is_running=self._is_running,
             ensure_started=self._lifecycle.ensure_started,
         )
+        self.webhook_events = WebhookEventsApp(
+            endpoint=self._endpoint,
+            runner=self._runner,
+            lifecycle=self._lifecycle,
+            lifespan=self.lifespan,
+            shared=self._shared,
+            serverless=serverless,
+            shutdown_timeout=shutdown_timeout,
+        )
+        """The ASGI app for the Webhook Events URL: mount it at its own path."""
+        self.event = self.webhook_events.event
 
     # -- registration ---------------------------------------------------------------------------
 
@@ -223,6 +239,10 @@ class InteractionApp:
         if handler is None and self._tree.handles(interaction_type):
             handler = self._tree.dispatch
         return handler
+
+    def routes(self) -> list[Route]:
+        """Every command, autocomplete, component, modal and webhook event handler, as rows."""
+        return self._tree.routes() + self.webhook_events.routes()
 
     @property
     def tree(self) -> CommandTree:
@@ -328,13 +348,14 @@ class InteractionApp:
         return parent_lifespan(self._lifecycle, self._prepare_parent, app)
 
     def _prepare_parent(self, app: Any) -> int:
-        added = fix_mounts(self, app)
+        added = fix_mounts(self, app) + fix_mounts(self.webhook_events, app)
         install_front_door(self, app)
         return added
 
     def fix_mounts(self, app: Any) -> int:
-        """Add a no-trailing-slash route before every Starlette ``Mount`` of this bot in ``app``."""
-        return fix_mounts(self, app)
+        """Add a no-trailing-slash route before every Starlette ``Mount`` of this bot (and of
+        its ``webhook_events`` app) in ``app``."""
+        return fix_mounts(self, app) + fix_mounts(self.webhook_events, app)
 
     async def startup(self) -> None:
         """Open the REST client and start the gateway; nested calls start things only once."""

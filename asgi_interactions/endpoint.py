@@ -81,86 +81,9 @@ class Endpoint:
         self._bad_request_log = RateLimitedLog(security_log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :]
-        if path not in ("", "/"):
-            await reply(send, 404, error_body("not found"))
-            return
-        if scope["method"] != "POST":
-            await reply(send, 405, error_body("method not allowed"), ((b"allow", b"POST"),))
-            return
-
-        signature = timestamp = None
-        length = -1
-        for name, value in scope["headers"]:
-            if name == b"x-signature-ed25519":
-                signature = value
-            elif name == b"x-signature-timestamp":
-                timestamp = value
-            elif name == b"content-length":
-                # Digits only (bytes.isdigit is ASCII-only), at most 18 of them so int() stays
-                # cheap, and only one header: anything else is not a length we can trust.
-                if length != -1 or not value.isdigit() or len(value) > 18:
-                    await reply(send, 400, error_body("invalid content-length"), _CLOSE)
-                    return
-                length = int(value)
-
-        # Read the body, inline: this is the hot path. The declared length is checked first; this
-        # task is registered for the reader's deadline sweep; bodies in several pieces (and the
-        # shared budget they count against) are the reader's job.
-        reader = self.reader
-        try:
-            if length > reader.max_body_size:
-                raise BodyRejected(*TOO_LARGE)
-            if reader.buffered and not reader.fits(length):
-                raise BodyRejected(*BUSY)
-            loop = asyncio.get_running_loop()
-            me = current_task(loop)
-            assert me is not None
-            reader.reading[me] = reader.sweeps
-            if reader.timer_loop is not loop:
-                reader.arm(loop)
-            try:
-                message = await receive()
-                if message.get("more_body", False) or message["type"] != "http.request":
-                    body = await reader.read_rest(receive, message)
-                    if body is None:
-                        return  # the client went away before sending the whole body
-                else:
-                    body = message.get("body", b"")
-                    if len(body) > reader.max_body_size:
-                        raise BodyRejected(*TOO_LARGE)
-            except asyncio.CancelledError:
-                if not reader.timed_out(me):
-                    raise
-                raise BodyRejected(*TIMED_OUT) from None
-            finally:
-                del reader.reading[me]
-                if reader.expired:
-                    reader.expired.pop(me, None)
-        except BodyRejected as exc:
-            client = scope.get("client")
-            self._bad_request_log.info(
-                "refused request from %s: %s", client[0] if client else "?", exc.message
-            )
-            await reply(send, exc.status, error_body(exc.message), _CLOSE)
-            return
-
-        verifier = self.verifier
-        try:
-            if verifier.shared_replay is None:
-                verifier.verify(signature, timestamp, body)
-            else:  # seen signatures in Redis: the only awaited check
-                await verifier.verify_shared(signature, timestamp, body)
-        except VerificationError as exc:
-            client = scope.get("client")
-            self._bad_request_log.info(
-                "rejected request from %s: %s", client[0] if client else "?", exc
-            )
-            await reply(send, 401, error_body(str(exc)))
-            return
+        body = await self.receive_verified(scope, receive, send)
+        if body is None:
+            return  # answered already (an error), or the client went away
 
         try:
             interaction = parse_lazily(body)
@@ -184,6 +107,100 @@ class Endpoint:
                 await reply(send, 200, to_json(initial.payload))
         finally:
             initial.mark_sent()
+
+    async def receive_verified(
+        self, scope: Scope, receive: Receive, send: Send, replay: bool = True
+    ) -> bytes | None:
+        """The request's body once it is read within bounds and verified; None once answered.
+
+        Shared by every endpoint the app serves (interactions, webhook events): the path and
+        method checks, the body bounds, the signature, freshness and (unless ``replay`` is
+        False: the caller checks it later with ``verifier.refuse_replay``) replay checks, and
+        their error answers (404, 405, 400, 408, 413, 503, 401) all live here.
+        """
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if path not in ("", "/"):
+            await reply(send, 404, error_body("not found"))
+            return None
+        if scope["method"] != "POST":
+            await reply(send, 405, error_body("method not allowed"), ((b"allow", b"POST"),))
+            return None
+
+        signature = timestamp = None
+        length = -1
+        for name, value in scope["headers"]:
+            if name == b"x-signature-ed25519":
+                signature = value
+            elif name == b"x-signature-timestamp":
+                timestamp = value
+            elif name == b"content-length":
+                # Digits only (bytes.isdigit is ASCII-only), at most 18 of them so int() stays
+                # cheap, and only one header: anything else is not a length we can trust.
+                if length != -1 or not value.isdigit() or len(value) > 18:
+                    await reply(send, 400, error_body("invalid content-length"), _CLOSE)
+                    return None
+                length = int(value)
+
+        # Read the body, inline: this is the hot path. The declared length is checked first; this
+        # task is registered for the reader's deadline sweep; bodies in several pieces (and the
+        # shared budget they count against) are the reader's job.
+        reader = self.reader
+        try:
+            if length > reader.max_body_size:
+                raise BodyRejected(*TOO_LARGE)
+            if reader.buffered and not reader.fits(length):
+                raise BodyRejected(*BUSY)
+            loop = asyncio.get_running_loop()
+            me = current_task(loop)
+            assert me is not None
+            reader.reading[me] = reader.sweeps
+            if reader.timer_loop is not loop:
+                reader.arm(loop)
+            try:
+                message = await receive()
+                if message.get("more_body", False) or message["type"] != "http.request":
+                    body = await reader.read_rest(receive, message)
+                    if body is None:
+                        return None  # the client went away before sending the whole body
+                else:
+                    body = message.get("body", b"")
+                    if len(body) > reader.max_body_size:
+                        raise BodyRejected(*TOO_LARGE)
+            except asyncio.CancelledError:
+                if not reader.timed_out(me):
+                    raise
+                raise BodyRejected(*TIMED_OUT) from None
+            finally:
+                del reader.reading[me]
+                if reader.expired:
+                    reader.expired.pop(me, None)
+        except BodyRejected as exc:
+            client = scope.get("client")
+            self._bad_request_log.info(
+                "refused request from %s: %s", client[0] if client else "?", exc.message
+            )
+            await reply(send, exc.status, error_body(exc.message), _CLOSE)
+            return None
+
+        verifier = self.verifier
+        try:
+            if not replay:
+                verifier.authenticate(signature, timestamp, body)
+            elif verifier.shared_replay is None:
+                verifier.verify(signature, timestamp, body)
+            else:  # seen signatures in Redis: the only awaited check
+                await verifier.verify_shared(signature, timestamp, body)
+        except VerificationError as exc:
+            client = scope.get("client")
+            self._bad_request_log.info(
+                "rejected request from %s: %s", client[0] if client else "?", exc
+            )
+            await reply(send, 401, error_body(str(exc)))
+            return None
+        return body
 
     async def _reply_serverless(
         self,

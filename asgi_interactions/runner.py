@@ -316,6 +316,34 @@ class Runner:
         interaction = Interaction.model_validate(data)
         await self.post_initial(interaction, await self.process(interaction))
 
+    def run_tracked(self, work: Callable[[], Awaitable[None]], name: str) -> asyncio.Task[None]:
+        """Run ``work()`` (a webhook event's handler) as tracked work, with no initial response.
+
+        Like an interaction's handler it counts towards ``max_concurrency``, is stopped at
+        ``handler_timeout`` and is waited for (then stopped) by ``drain`` at shutdown; an
+        exception is logged with the task's name.
+        """
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._tracked(work), name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._finished)
+        self._in_handler.add(task)  # until it ends: a deadline stops it as a handler
+        task.add_done_callback(self._in_handler.discard)
+        self._arm_deadline(task, loop.time())
+        return task
+
+    async def _tracked(self, work: Callable[[], Awaitable[None]]) -> None:
+        task = asyncio.current_task()
+        try:
+            await work()
+        except asyncio.CancelledError:
+            if task not in self._expired:
+                raise
+            assert task is not None
+            task.uncancel()  # stopped by its deadline or by shutdown: logged there
+        except Exception:
+            log.exception("%s raised", task.get_name() if task is not None else "tracked work")
+
     def expire(self, task: asyncio.Task[None]) -> None:
         """Stop a handler now (a thread is abandoned); its user gets the failure notice.
 
@@ -337,7 +365,7 @@ class Runner:
         if not self.tasks:
             return
         loop = asyncio.get_running_loop()
-        log.info("waiting for %d in-flight interaction(s) to finish", len(self.tasks))
+        log.info("waiting for %d in-flight handler(s) to finish", len(self.tasks))
         budget = max(0.0, until - loop.time())
         reserve = min(FAILURE_EDIT_RESERVE, budget / 4)
         _, pending = await asyncio.wait(set(self.tasks), timeout=budget - reserve)

@@ -19,6 +19,8 @@ from typing import Any
 import httpx2
 from nacl.signing import SigningKey
 
+from .webhook_events.samples import webhook_event_payload, webhook_ping_payload
+
 __all__ = [
     "DEVELOPMENT_KEYS",
     "InteractionTestClient",
@@ -36,6 +38,8 @@ __all__ = [
     "modal_payload",
     "role",
     "user",
+    "webhook_event_payload",
+    "webhook_ping_payload",
 ]
 
 APPLICATION_ID = "1100000000000000001"
@@ -502,6 +506,18 @@ class InteractionTestClient:
     ) -> TestResponse:
         """Submit the modal ``custom_id`` with text input ``values`` by custom id."""
         return await self.send(modal_payload(custom_id, values, **kwargs))
+
+    async def webhook_ping(self) -> TestResponse:
+        """A webhook events PING (``type`` 0): send to ``bot.webhook_events``; 204 expected."""
+        return await self.send(webhook_ping_payload())
+
+    async def webhook_event(
+        self, event_type: str, data: dict[str, Any] | None = None, **kwargs: Any
+    ) -> TestResponse:
+        """A webhook event of ``event_type`` (sample ``data`` for documented types; see
+        ``webhook_event_payload``). To play a redelivery, build the payload once and ``send`` it
+        twice with different ``timestamp=`` (Discord signs each attempt anew)."""
+        return await self.send(webhook_event_payload(event_type, data, **kwargs))
 
 
 # -- command line -----------------------------------------------------------------------------

@@ -263,6 +263,20 @@ class SignatureVerifier:
         if await store.seen(sig, sent, now):
             raise VerificationError(_REPLAYED)
 
+    async def refuse_replay(self, signature: bytes, timestamp: bytes) -> None:
+        """The replay check alone, for headers `authenticate` accepted: raise VerificationError
+        if this signature was accepted before (here, or in Redis with a shared store)."""
+        sig = bytes.fromhex(signature.decode("ascii"))
+        sent, now = _stamp(timestamp), self._clock()
+        if self.shared_replay is not None:
+            seen = await self.shared_replay.seen(sig, sent, now)
+        elif self.replay_cache is not None:
+            seen = self.replay_cache.seen(sig, sent, now)
+        else:
+            return
+        if seen:
+            raise VerificationError(_REPLAYED)
+
 
 def _stamp(timestamp: bytes) -> float:
     """The timestamp as a finite number for grouping replay entries, else 0.0."""

@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     keygen.add_argument("--seed", metavar="HEX", help="derive the pair from this 32-byte hex seed")
     routes = commands.add_parser(
-        "routes", help="list the app's commands, components and modals with their handlers"
+        "routes",
+        help="list the app's commands, components, modals and webhook events with their handlers",
     )
     routes.add_argument("app", metavar="APP", help="the bot object as module:attribute")
     routes.add_argument("--app-dir", default=".", metavar="DIR", help="where to import APP from")

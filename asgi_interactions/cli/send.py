@@ -76,6 +76,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     auto.add_argument("option", metavar="OPTION", help="the option being typed into")
     auto.add_argument("text", metavar="TEXT", help="what has been typed so far")
     auto.add_argument("options", nargs="*", metavar="OPT=VALUE", help="other options' values")
+    event = kinds.add_parser(
+        "event",
+        parents=[common],
+        help="a webhook event, for the Webhook Events URL (bot.webhook_events)",
+    )
+    event.add_argument(
+        "event_type",
+        metavar="TYPE",
+        help="ping, or an event type such as ENTITLEMENT_CREATE (documented types get sample data)",
+    )
+    event.add_argument(
+        "--data", metavar="JSON", default=None, help="the event's data object instead of a sample"
+    )
 
 
 def add_parser(commands: Any) -> None:
@@ -208,6 +221,8 @@ def build_payload(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.kind == "ping":
         return testing.interaction_payload(1)
+    if args.kind == "event":
+        return _event_payload(args.event_type, args.data)
     if args.kind == "button":
         return testing.component_payload(args.custom_id)
     if args.kind == "select":
@@ -235,6 +250,26 @@ def build_payload(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def _event_payload(event_type: str, raw_data: str | None) -> dict[str, Any]:
+    """A webhook PING, or an event of ``event_type`` with ``raw_data`` (JSON) or sample data."""
+    from ..models.webhook_events import WebhookEventType
+    from ..testing import webhook_event_payload, webhook_ping_payload
+
+    if event_type.lower() == "ping":
+        if raw_data is not None:
+            raise CLIError("a PING carries no data: leave out --data")
+        return webhook_ping_payload()
+    known = {t.value for t in WebhookEventType}
+    if event_type not in known and event_type.upper() in known:
+        event_type = event_type.upper()
+    data = None
+    if raw_data is not None:
+        data = _json_value("--data", raw_data)
+        if not isinstance(data, dict):
+            raise CLIError(f"--data must be a JSON object, got {raw_data!r}")
+    return webhook_event_payload(event_type, data)
+
+
 async def _post(url: str, keys: Any, payload: dict[str, Any], seconds: float) -> httpx2.Response:
     body = json.dumps(payload).encode()
     try:
@@ -246,6 +281,19 @@ async def _post(url: str, keys: Any, payload: dict[str, Any], seconds: float) ->
         raise CLIError(f"no answer from {url} within {seconds:g} s") from None
     except httpx2.HTTPError as exc:
         raise CLIError(f"sending to {url} failed: {type(exc).__name__}: {exc}") from None
+
+
+def _event_verdict(response: httpx2.Response) -> tuple[int, str | None]:
+    """Webhook events are acknowledged with 204 and nothing else."""
+    status = response.status_code
+    if status == 204:
+        return 0, None
+    if status == 200 and response.content:
+        return EXIT_ERROR_ANSWER, (
+            "HTTP 200 with a body: that is an interactions endpoint; webhook events go to the "
+            "app mounted from bot.webhook_events (e.g. /discord/events)"
+        )
+    return _verdict(response) if status >= 300 else (EXIT_ERROR_ANSWER, f"HTTP {status}, not 204")
 
 
 def _verdict(response: httpx2.Response) -> tuple[int, str | None]:
@@ -295,8 +343,9 @@ async def run(args: argparse.Namespace) -> int:
     keys = _keys(getattr(args, "seed", None))
     payload = build_payload(args)
     response = await _post(url, keys, payload, getattr(args, "timeout", 10.0))
-    code, problem = _verdict(response)
-    print(f"HTTP {response.status_code}: {response.content.decode(errors='replace')}")
+    code, problem = (_event_verdict if args.kind == "event" else _verdict)(response)
+    text = response.content.decode(errors="replace")
+    print(f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}")
     if problem is not None:
         raise CLIError(problem, code)
     return code

@@ -3,7 +3,8 @@
 
 Development mode, opted in here and nowhere in the library: without DISCORD_PUBLIC_KEY it warns
 and uses the public development key pair, so that
-``asgi-interactions send http://127.0.0.1:8000/interactions ping`` works locally.
+``asgi-interactions send http://127.0.0.1:8000/interactions ping`` (and
+``asgi-interactions send http://127.0.0.1:8000/discord/events event ping``) work locally.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 
 from asgi_interactions import ActionRow, Button, Context, InteractionApp, Message, Option
 from asgi_interactions.testing import DEVELOPMENT_KEYS
+from asgi_interactions.webhook_events import ApplicationAuthorized, WebhookEvent
 
 log = logging.getLogger("examples.fastapi_app")
 
@@ -54,8 +56,16 @@ async def count(ctx: Context, n: int) -> Message:
     return Message(content="Click it!", components=[ActionRow(button)], update=True)
 
 
+@bot.event("APPLICATION_AUTHORIZED")
+async def installed(event: WebhookEvent[ApplicationAuthorized]) -> None:
+    """Someone added the app: a webhook event, POSTed to the Webhook Events URL."""
+    where = f"server {event.data.guild.id}" if event.data.guild else "their account"
+    log.info("user %s added the app to %s", event.data.user.id, where)
+
+
 app = FastAPI(lifespan=bot.lifespan)
 app.mount("/interactions", bot)
+app.mount("/discord/events", bot.webhook_events)  # the Webhook Events URL
 
 
 @app.get("/health")

@@ -23,6 +23,7 @@ MODULES = [
     "asgi_interactions.rest",
     "asgi_interactions.testing",
     "asgi_interactions.verify",
+    "asgi_interactions.webhook_events",
 ]
 
 

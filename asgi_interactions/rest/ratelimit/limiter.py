@@ -331,14 +331,21 @@ class RateLimiter:
 
     def _chain(self, route_key: str, major: str, qkey: str) -> float:
         """Seconds this request and those queued behind it need in its bucket (by its learned
-        limit and window; 0 while unknown): the longer, the sooner it should have a global
-        slot."""
-        shape = self.store.shape_sync(route_key, major)
-        if shape is None:
-            return 0.0
+        limit and window): the longer, the sooner it should have a global slot.
+
+        A bucket whose limit is unknown, with requests queued behind its probe, ranks first
+        (``inf``): the probe's answer tells how long that chain is, and ranked last it would
+        wait for every known bucket's backlog (a retried probe lost whole windows that way).
+        Alone in its bucket, an unknown request has no chain (0).
+        """
+        store = self.store
         q = self._queues.get(qkey)
+        behind = len(q.waiters) if q is not None else 0
+        shape = store.shape_sync(route_key, major)
+        if shape is None:
+            return math.inf if behind and store.probing_sync(route_key, major) else 0.0
         limit, window, _ = shape
-        return _chain_of(1 + (len(q.waiters) if q is not None else 0), limit, window)
+        return _chain_of(1 + behind, limit, window)
 
     def _rank_global(self, gwake: str) -> float | None:
         """Re-rank the global queue by each request's chain now (they shorten as buckets

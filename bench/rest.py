@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx2
 
+from asgi_interactions.lifespan import freeze_heap_once
 from asgi_interactions.rest import MemoryRateLimiter, RestClient
 from tests.fakes.discord_rest import (
     REALISTIC_LIMITS,
@@ -281,6 +282,11 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
                     print(f"{d * 1000:.1f} ms CPU in one iteration", file=sys.stderr)
 
     base._run_once = timed  # type: ignore[attr-defined]
+    # As InteractionApp does after its startup (freeze_gc): the imports' objects leave the
+    # collector's reach, so a full collection does not walk them mid-run (~25 ms here).
+    freeze_heap_once()
+    if os.environ.get("BENCH_DEBUG"):
+        _time_callbacks()
     tick = asyncio.create_task(ticker())
     await asyncio.sleep(0.05)
     t0 = time.perf_counter()
@@ -303,6 +309,39 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
         "cpu_ms": worst_cpu * 1000,
         "attempts": [[*a[:3], LEARNED.get(a[3], 0.0) if a[2] >= 300 else 0.0] for a in ATTEMPTS],
     }
+
+
+def _time_callbacks() -> None:
+    """BENCH_DEBUG: name every loop callback that takes more than 3 ms of CPU (stderr), and
+    every garbage collection that takes more than 3 ms, so a slow iteration can be explained."""
+    import gc
+    from asyncio import events
+
+    run = events.Handle._run
+
+    def _run(self: events.Handle) -> None:
+        t = time.thread_time()
+        run(self)
+        d = time.thread_time() - t
+        if d > 0.003 and STARTED:
+            print(f"  {d * 1000:.1f} ms in {self._callback!r}", file=sys.stderr)
+
+    events.Handle._run = _run  # type: ignore[method-assign]
+    gc_start: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_start[:] = [time.thread_time()]
+        elif gc_start:
+            d = time.thread_time() - gc_start[0]
+            if d > 0.003:
+                since = time.monotonic() - STARTED[0] if STARTED else -1.0
+                print(
+                    f"  {d * 1000:.1f} ms in gc gen {info['generation']} at {since:.2f} s",
+                    file=sys.stderr,
+                )
+
+    gc.callbacks.append(on_gc)
 
 
 # ------------------------------------------------------------------ what the fake saw
@@ -444,6 +483,22 @@ async def race(
         scopes = Counter(r.scope or "user" for r in fake.requests if r.status == 429)
         ok = sum(1 for r in fake.requests if 200 <= r.status < 300)
         requests = list(fake.requests)
+    if os.environ.get("BENCH_DUMP"):  # every request the fake saw, for a timeline
+        with open(os.environ["BENCH_DUMP"], "w") as f:  # noqa: ASYNC230 - after the run
+            rows = [
+                [
+                    r.time,
+                    r.answered,
+                    r.method,
+                    r.group,
+                    r.major,
+                    r.status,
+                    r.scope,
+                    r.json.get("content") if isinstance(r.json, dict) else None,
+                ]
+                for r in requests
+            ]
+            json.dump(rows, f)
     minimum = w.minimum(fates=fates_of(requests) if scenario == "mixed" else None)
     return result | {
         "name": name,

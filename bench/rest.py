@@ -307,7 +307,9 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
         "error": error,
         "stall_ms": worst * 1000,
         "cpu_ms": worst_cpu * 1000,
-        "attempts": [[*a[:3], LEARNED.get(a[3], 0.0) if a[2] >= 300 else 0.0] for a in ATTEMPTS],
+        "attempts": [
+            [*a[:3], LEARNED.get(a[3], 0.0) if a[2] >= 300 else 0.0, a[4]] for a in ATTEMPTS
+        ],
     }
 
 
@@ -431,7 +433,7 @@ class LoggedTransport(httpx2.AsyncHTTPTransport):
         granted, order = GRANTED.get()
         response = await super().handle_async_request(request)
         if isinstance(content, str):
-            self.log.append([content, granted, response.status_code, order])
+            self.log.append([content, granted, response.status_code, order, time.monotonic()])
         return response
 
 
@@ -498,7 +500,7 @@ async def race(
                 ]
                 for r in requests
             ]
-            json.dump(rows, f)
+            json.dump({"fake": rows, "client": result["attempts"]}, f)
     minimum = w.minimum(fates=fates_of(requests) if scenario == "mixed" else None)
     return result | {
         "name": name,

@@ -285,6 +285,8 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
                     print(f"{d * 1000:.1f} ms CPU in one iteration", file=sys.stderr)
 
     base._run_once = timed  # type: ignore[attr-defined]
+    if os.environ.get("BENCH_DEBUG"):
+        _time_select(loop)
     # As InteractionApp does after its startup (freeze_gc): the imports' objects leave the
     # collector's reach, so a full collection does not walk them mid-run (~25 ms here).
     freeze_heap_once()
@@ -325,6 +327,25 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
             [*a[:3], LEARNED.get(a[3], 0.0) if a[2] >= 300 else 0.0, a[4]] for a in ATTEMPTS
         ],
     }
+
+
+def _time_select(loop: asyncio.AbstractEventLoop) -> None:
+    """BENCH_DEBUG: report (stderr) each select that returned over 5 ms after its timeout, with
+    the process's CPU time meanwhile: a late wake-up with no CPU spent is the host's doing."""
+    selector = loop._selector  # type: ignore[attr-defined]
+    select = selector.select
+
+    def timed_select(timeout: float | None = None) -> Any:
+        t, c = time.perf_counter(), time.process_time()
+        events = select(timeout)
+        if timeout is not None and STARTED:
+            late = time.perf_counter() - t - timeout
+            if late > 0.005:
+                cpu = (time.process_time() - c) * 1000
+                print(f"  select {late * 1000:.1f} ms late ({cpu:.1f} ms CPU)", file=sys.stderr)
+        return events
+
+    selector.select = timed_select
 
 
 def _time_callbacks() -> None:

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx2
 
+from asgi_interactions.lifespan import freeze_heap_once
 from asgi_interactions.rest import MemoryRateLimiter, RestClient
 from tests.fakes.discord_rest import (
     REALISTIC_LIMITS,
@@ -118,6 +119,8 @@ def _webhook_major(ch: int) -> str:
 Ops = dict[str, Callable[..., Awaitable[Any]]]
 #: Set (loop time) when the workload starts, the client open: the stall ticker counts from then.
 STARTED: list[float] = []
+#: Set (loop time) when the workload's last call has returned (before the client closes).
+FINISHED: list[float] = []
 
 
 async def run_phases(ops: Ops, w: Workload) -> list[BaseException]:
@@ -141,6 +144,7 @@ async def run_phases(ops: Ops, w: Workload) -> list[BaseException]:
         tasks += [ops["get"](ch, mids[i % len(mids)]) for i in range(w.gets)]
         tasks += [ops["webhook"](ch, f"{ch}-w{i}") for i in range(w.webhooks)]
     done = await asyncio.gather(*tasks, return_exceptions=True)
+    FINISHED.append(asyncio.get_running_loop().time())
     return failed + [r for r in done if isinstance(r, BaseException)]
 
 
@@ -281,9 +285,17 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
                     print(f"{d * 1000:.1f} ms CPU in one iteration", file=sys.stderr)
 
     base._run_once = timed  # type: ignore[attr-defined]
+    if os.environ.get("BENCH_DEBUG"):
+        _time_select(loop)
+    # As InteractionApp does after its startup (freeze_gc): the imports' objects leave the
+    # collector's reach, so a full collection does not walk them mid-run (~25 ms here).
+    freeze_heap_once()
+    if os.environ.get("BENCH_DEBUG"):
+        _time_callbacks()
     tick = asyncio.create_task(ticker())
     await asyncio.sleep(0.05)
     t0 = time.perf_counter()
+    loop_t0 = loop.time()
     error, failed = "", 0
     try:
         errors = await asyncio.wait_for(CLIENTS[name](base_url, w), limit_s)
@@ -293,16 +305,80 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
     except Exception as exc:  # a client that fails still gets its row
         error, failed = f"{type(exc).__name__}: {exc}"[:120], -1
     wall = time.perf_counter() - t0
+    if os.environ.get("BENCH_DEBUG") and STARTED and FINISHED:
+        print(
+            f"start-up {STARTED[0] - loop_t0:.3f} s, workload {FINISHED[0] - STARTED[0]:.3f} s, "
+            f"close {loop.time() - FINISHED[0]:.3f} s",
+            file=sys.stderr,
+        )
     tick.cancel()
     base._run_once = run_once  # type: ignore[attr-defined]
     return {
         "wall": wall,
+        # the workload alone: its first call to its last answer (the client's start-up, e.g.
+        # building HTTPX2's TLS context, ~0.25 s, and its close are outside the minimum's
+        # schedule); the whole wall time when the client failed before finishing
+        "workload": FINISHED[0] - STARTED[0] if STARTED and FINISHED else wall,
         "failed": failed,
         "error": error,
         "stall_ms": worst * 1000,
         "cpu_ms": worst_cpu * 1000,
-        "attempts": [[*a[:3], LEARNED.get(a[3], 0.0) if a[2] >= 300 else 0.0] for a in ATTEMPTS],
+        "attempts": [
+            [*a[:3], LEARNED.get(a[3], 0.0) if a[2] >= 300 else 0.0, a[4]] for a in ATTEMPTS
+        ],
     }
+
+
+def _time_select(loop: asyncio.AbstractEventLoop) -> None:
+    """BENCH_DEBUG: report (stderr) each select that returned over 5 ms after its timeout, with
+    the process's CPU time meanwhile: a late wake-up with no CPU spent is the host's doing."""
+    selector = loop._selector  # type: ignore[attr-defined]
+    select = selector.select
+
+    def timed_select(timeout: float | None = None) -> Any:
+        t, c = time.perf_counter(), time.process_time()
+        events = select(timeout)
+        if timeout is not None and STARTED:
+            late = time.perf_counter() - t - timeout
+            if late > 0.005:
+                cpu = (time.process_time() - c) * 1000
+                print(f"  select {late * 1000:.1f} ms late ({cpu:.1f} ms CPU)", file=sys.stderr)
+        return events
+
+    selector.select = timed_select
+
+
+def _time_callbacks() -> None:
+    """BENCH_DEBUG: name every loop callback that takes more than 3 ms of CPU (stderr), and
+    every garbage collection that takes more than 3 ms, so a slow iteration can be explained."""
+    import gc
+    from asyncio import events
+
+    run = events.Handle._run
+
+    def _run(self: events.Handle) -> None:
+        t = time.thread_time()
+        run(self)
+        d = time.thread_time() - t
+        if d > 0.003 and STARTED:
+            print(f"  {d * 1000:.1f} ms in {self._callback!r}", file=sys.stderr)
+
+    events.Handle._run = _run  # type: ignore[method-assign]
+    gc_start: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_start[:] = [time.thread_time()]
+        elif gc_start:
+            d = time.thread_time() - gc_start[0]
+            if d > 0.003:
+                since = time.monotonic() - STARTED[0] if STARTED else -1.0
+                print(
+                    f"  {d * 1000:.1f} ms in gc gen {info['generation']} at {since:.2f} s",
+                    file=sys.stderr,
+                )
+
+    gc.callbacks.append(on_gc)
 
 
 # ------------------------------------------------------------------ what the fake saw
@@ -392,7 +468,7 @@ class LoggedTransport(httpx2.AsyncHTTPTransport):
         granted, order = GRANTED.get()
         response = await super().handle_async_request(request)
         if isinstance(content, str):
-            self.log.append([content, granted, response.status_code, order])
+            self.log.append([content, granted, response.status_code, order, time.monotonic()])
         return response
 
 
@@ -444,6 +520,22 @@ async def race(
         scopes = Counter(r.scope or "user" for r in fake.requests if r.status == 429)
         ok = sum(1 for r in fake.requests if 200 <= r.status < 300)
         requests = list(fake.requests)
+    if os.environ.get("BENCH_DUMP"):  # every request the fake saw, for a timeline
+        with open(os.environ["BENCH_DUMP"], "w") as f:  # noqa: ASYNC230 - after the run
+            rows = [
+                [
+                    r.time,
+                    r.answered,
+                    r.method,
+                    r.group,
+                    r.major,
+                    r.status,
+                    r.scope,
+                    r.json.get("content") if isinstance(r.json, dict) else None,
+                ]
+                for r in requests
+            ]
+            json.dump({"fake": rows, "client": result["attempts"]}, f)
     minimum = w.minimum(fates=fates_of(requests) if scenario == "mixed" else None)
     return result | {
         "name": name,
@@ -541,17 +633,19 @@ async def main() -> None:
     else:
         print("minimum: per run, replaying the faults that run met (every trip 10 ms one way)")
     print(
-        "\n| client | wall (s) | minimum (s) | throughput vs minimum | failed | 2xx | sent | edge "
+        "\n| client | workload (s) | wall (s) | minimum (s) | throughput vs minimum | failed | 2xx "
+        "| sent | edge "
         "| 429 user | 429 global | 429 shared | FIFO breaks | worst stall (ms) "
         "| worst iteration CPU (ms) | error |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in filter(None, args.clients.split(",")):
         r = await race(name, args.scenario, w, args.timeout, args.channels)
         s = r["scopes"]
-        share = "failed" if r["failed"] < 0 else f"{r['minimum'] / r['wall'] * 100:.1f}%"
+        share = "failed" if r["failed"] < 0 else f"{r['minimum'] / r['workload'] * 100:.1f}%"
         print(
-            f"| {name} | {r['wall']:.2f} | {r['minimum']:.2f} | {share} | {r['failed']} | "
+            f"| {name} | {r['workload']:.2f} | {r['wall']:.2f} | {r['minimum']:.2f} | {share} | "
+            f"{r['failed']} | "
             f"{r['ok']} | {r['sent']} | {r['edge']} | {s.get('user', 0)} | "
             f"{s.get('global', 0)} | {s.get('shared', 0)} | {r['fifo']} | "
             f"{r['stall_ms']:.1f} | {r['cpu_ms']:.1f} | {r['error']} |",

@@ -19,6 +19,20 @@ def free_port() -> int:
         return port
 
 
+def listening_socket() -> socket.socket:
+    """A TCP socket bound to a free loopback port, for uvicorn to listen on.
+
+    ``IPPROTO_TCP`` is named explicitly: accepted sockets inherit the listening socket's proto,
+    and asyncio sets ``TCP_NODELAY`` only on sockets whose proto says TCP. Without it each
+    response written in two parts (headers, then body) waited for the client's delayed ACK,
+    adding ~40 ms to every exchange on a kept-alive connection.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 @contextlib.asynccontextmanager
 async def serve(
     app: Any, *, lifespan: str = "auto", stop_timeout: float = 40.0, **config: Any
@@ -28,9 +42,7 @@ async def serve(
     The socket is bound before uvicorn starts, so no other process can take the port between.
     A server still not stopped ``stop_timeout`` seconds after the block is cancelled.
     """
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     port = sock.getsockname()[1]
     config.setdefault("log_level", "warning")
     server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, **config))

@@ -357,3 +357,31 @@ async def test_global_window_keeps_slots_for_a_long_chain() -> None:
     assert_no_rate_limited(fake)
     # the chain alone needs 0.7 s (+ latency); first come, first served takes over 1.5 s
     assert max(done) < 1.1, done
+
+
+async def test_a_retried_probe_goes_before_a_known_buckets_backlog() -> None:
+    """An unknown bucket's first request (the first of three edits) fails at the edge while a
+    known bucket (the reads) has a backlog of six global windows: the retry takes one of the
+    next global slots, not one after the whole backlog (its answer is what tells how long the
+    edits' chain is)."""
+    limits = {"messages.read": (50, 1.0)}
+    async with serve_fake_discord(
+        limits=limits, global_limit=(5, 0.5), latency=(0.002, 0.004)
+    ) as fake:
+        limiter = MemoryRateLimiter(global_limit=5, global_window=0.5)
+        async with client(fake, limiter) as rest:
+            m = await rest.create_message(7, "x")
+            await rest.get_message(7, m["id"])  # the read bucket is known, the edit's is not
+            await asyncio.sleep(0.6)  # the global window is empty
+            fake.inject(502, text="<html>502 Bad Gateway</html>", method="PATCH")
+            calls = [rest.edit_message(7, m["id"], content=f"7-e{i}") for i in range(3)]
+            calls += [rest.get_message(7, m["id"]) for _ in range(30)]
+            await asyncio.wait_for(asyncio.gather(*calls), 30)
+            assert_settled(limiter)
+    assert_no_rate_limited(fake)
+    edits = [r for r in fake.requests if r.method == "PATCH"]
+    assert [r.status for r in edits] == [502, 200, 200, 200]
+    overtaking = [
+        r for r in fake.requests if r.method == "GET" and edits[0].time < r.time < edits[1].time
+    ]
+    assert len(overtaking) <= 5, len(overtaking)  # at most one global window's worth

@@ -74,6 +74,11 @@ class RateLimitStore(ABC):
         bucket waits for an answer). Only when ``sync``."""
         return None
 
+    def probing_sync(self, route_key: str, major: str) -> bool:
+        """Whether the bucket's limit is still unknown, so that its next answer tells it (that
+        request goes first in the global window). Only when ``sync``."""
+        return False
+
     def global_outlook_sync(self, key: str, limit: int) -> tuple[int, float]:
         """Free global slots now, and the store's time now. Only when ``sync``."""
         raise NotImplementedError

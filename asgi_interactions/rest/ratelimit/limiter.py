@@ -4,124 +4,26 @@ cancellation-safe, on top of any ``RateLimitStore``."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import math
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from ..errors import InvalidRequestLimitError, RateLimitedError
+from ..errors import InvalidRequestLimitError
 from ..routes import Route
 from .base import BucketInfo, RateLimitStore
+from .permit import Permit
+from .planning import RETRY_POLL, GlobalPlanning
+from .queues import Queueing, _global_wake, _major_wake, _Queue
 
 __all__ = ["Permit", "RateLimiter"]
 
 log = logging.getLogger("asgi_interactions.rest.ratelimit")
 T = TypeVar("T")
-#: How many queues the global planning looks at per grant (bounds its cost under large backlogs).
-PLAN_SCAN = 32
-#: Seconds between checks while every request in front waits for a retry of its bucket.
-RETRY_POLL = 0.005
 
 
-class _Waiter:
-    """One caller in a queue; ``turn`` resolves when it may talk to the store."""
-
-    __slots__ = ("bucket", "order", "seq", "turn")
-
-    def __init__(
-        self, order: float, bucket: tuple[str, str, str] | None = None, seq: float = 0.0
-    ) -> None:
-        self.order = order
-        #: the request's issue order: breaks ties in the global queue, so that requests of one
-        #: bucket (equal chains) take global slots in the order they were issued, retries first
-        self.seq = seq
-        #: in the global queue: (route key, major, bucket queue key) of the request's bucket
-        self.bucket = bucket
-        self.turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-
-class _Queue:
-    """Waiters for one bucket, served in the order their requests began, or for the global
-    window, served longest bucket chain first (see ``RateLimiter._plan_allows``), then in order.
-
-    Only the head (``active``) asks the store for a permit. A retry keeps its request's place, so
-    it re-enters ahead of later requests and takes the head's place if the head has not been
-    granted yet.
-    """
-
-    __slots__ = ("active", "pool", "sleeping", "waiters")
-
-    def __init__(self) -> None:
-        self.waiters: list[_Waiter] = []
-        self.active: _Waiter | None = None
-        self.sleeping: asyncio.Future[None] | None = None
-        #: a bucket queue's global pool (its requests' ``global_key``; ``None``: exempt)
-        self.pool: str | None = None
-
-
-class Permit:
-    """Leave to send one request: a bucket permit and, unless exempt, a global slot.
-
-    Exactly one of ``complete`` (an answer came), ``abandon`` (it may have reached Discord, no
-    answer) or ``refund`` (provably never sent) must be called; later calls are ignored.
-    """
-
-    __slots__ = (
-        "_done",
-        "_limiter",
-        "bucket_key",
-        "global_key",
-        "global_slot",
-        "order",
-        "route",
-        "ticket",
-    )
-
-    def __init__(
-        self,
-        limiter: RateLimiter,
-        route: Route,
-        bucket_key: str,
-        ticket: int,
-        global_key: str | None,
-        global_slot: str | None,
-    ) -> None:
-        self._limiter = limiter
-        self.route = route
-        self.bucket_key = bucket_key
-        self.ticket = ticket
-        self.global_key = global_key
-        self.global_slot = global_slot
-        self.order = 0.0  # the request's place (set by ``acquire``)
-        self._done = False
-
-    async def complete(self, info: BucketInfo | None) -> None:
-        """Record the answer's bucket headers (``None``: an answer without usable headers)."""
-        if self._done:
-            return
-        self._done = True
-        limiter = self._limiter
-        if limiter.store.sync:
-            limiter._finish_sync(self, info)
-        else:
-            await limiter._store_call(limiter._finish(self, info, sent=True))
-
-    def abandon(self) -> None:
-        """The request may have reached Discord but its answer will not be read."""
-        if not self._done:
-            self._done = True
-            self._limiter._spawn(self._limiter._finish(self, None, sent=True))
-
-    def refund(self) -> None:
-        """The request was never sent: give the permit back."""
-        if not self._done:
-            self._done = True
-            self._limiter._spawn(self._limiter._finish(self, None, sent=False))
-
-
-class RateLimiter:
+class RateLimiter(GlobalPlanning, Queueing):
     """Discord's rate limits for one or more ``RestClient`` objects sharing a store.
 
     Options: ``global_limit`` requests per ``global_window`` seconds per token (50/1 s);
@@ -175,34 +77,6 @@ class RateLimiter:
                 self._retry_done(f"{route.bucket_route}\x00{route.major}", order)
         permit.order = order
         return permit
-
-    def note_retry(self, permit: Permit, within: float = 30.0) -> None:
-        """``permit``'s request will be sent again: until it has its permits back (or ``within``
-        seconds pass), later requests of its bucket wait behind it for the global limit too."""
-        route = permit.route
-        qkey = f"{route.bucket_route}\x00{route.major}"
-        loop = asyncio.get_running_loop()
-        self._retrying.setdefault(qkey, {})[permit.order] = loop.time() + within
-
-    def _retry_done(self, qkey: str, order: float) -> None:
-        pending = self._retrying.get(qkey)
-        if pending is not None and pending.pop(order, None) is not None and not pending:
-            del self._retrying[qkey]
-
-    def _behind_retry(self, qkey: str, order: float) -> bool:
-        """Whether an earlier request of this bucket is about to be retried."""
-        pending = self._retrying.get(qkey)
-        if not pending:
-            return False
-        now = asyncio.get_running_loop().time()
-        for o, until in list(pending.items()):
-            if until < now:
-                del pending[o]
-            elif o < order:
-                return True
-        if not pending:
-            del self._retrying[qkey]
-        return False
 
     async def _acquire(
         self, route: Route, global_key: str | None, order: float, max_wait: float
@@ -328,190 +202,6 @@ class RateLimiter:
         await self.store.aclose()
 
     # ---------------------------------------------------------------- internals
-
-    def _chain(self, route_key: str, major: str, qkey: str) -> float:
-        """Seconds this request and those queued behind it need in its bucket (by its learned
-        limit and window; 0 while unknown): the longer, the sooner it should have a global
-        slot."""
-        shape = self.store.shape_sync(route_key, major)
-        if shape is None:
-            return 0.0
-        q = self._queues.get(qkey)
-        limit, window, _ = shape
-        return _chain_of(1 + (len(q.waiters) if q is not None else 0), limit, window)
-
-    def _rank_global(self, gwake: str) -> float | None:
-        """Re-rank the global queue by each request's chain now (they shorten as buckets
-        drain): the head's chain, or ``None`` if another request is now ahead of it
-        (``-inf``: every request in front waits for an earlier one of its bucket to be retried).
-        """
-        q = self._queues[gwake]
-        head = q.waiters[0]
-        retrying = bool(self._retrying)
-        if len(q.waiters) > 1 or retrying:
-            # only the front of a long queue (ranks go stale there first; bounded work per grant)
-            front = q.waiters[:PLAN_SCAN]
-            chains: dict[str, float] = {}
-            for x in front:
-                if x.bucket is not None:
-                    c = chains.get(x.bucket[2])
-                    if c is None:
-                        c = chains[x.bucket[2]] = self._chain(*x.bucket)
-                    x.order = -c
-                    if retrying and self._behind_retry(x.bucket[2], x.seq):
-                        x.order = math.inf  # an earlier request of its bucket goes first
-            front.sort(key=_rank)
-            q.waiters[: len(front)] = front
-        return -head.order if q.waiters[0] is head else None
-
-    def _plan_allows(self, global_key: str, chain: float) -> tuple[bool, float]:
-        """Whether a request whose bucket needs ``chain`` seconds for it and those queued behind
-        it may take a global slot now, and if not, how long to hold off.
-
-        The global window is a sliding one: a slot taken now stays taken a whole window. So a
-        slot is kept for each request that a bucket with a longer chain will be able to send
-        within the window (its permits come in batches of its limit, one window of its own
-        apart), unless a slot frees in time for it. Otherwise a burst of short-chain requests
-        would fill the window and delay every step of a long chain by up to a window.
-        """
-        store = self.store
-        longer: list[tuple[int, int, float, float]] = []  # (queued, limit, window, ready)
-        # the oldest PLAN_SCAN queues only: bounded work per grant however many buckets wait
-        for qkey, q in itertools.islice(self._queues.items(), PLAN_SCAN):
-            n = len(q.waiters)
-            if n == 0 or qkey.startswith("\x01") or q.pool != global_key:
-                continue  # empty, a global queue, or a bucket whose requests use another pool
-            route_key, _, major = qkey.partition("\x00")
-            shape = store.shape_sync(route_key, major)
-            if shape is None or shape[2] is None:
-                continue
-            limit, window, ready = shape[0], shape[1], shape[2]
-            limit = max(limit, 1)
-            if _chain_of(n, limit, window) > chain:
-                longer.append((n, limit, window, ready))
-        if not longer:
-            return True, 0.0
-        free, now = store.global_outlook_sync(global_key, self.global_limit)
-        if free <= 0:
-            return True, 0.0  # the store itself says how long to wait
-        horizon = now + self.global_window
-        due: list[float] = []
-        for n, limit, window, t in longer:
-            while n > 0 and t <= horizon and len(due) < 4 * self.global_limit:
-                due.extend([t] * min(limit, n))
-                n -= limit
-                t += window
-        if len(due) < free:
-            return True, 0.0
-        due.sort()
-        frees = store.global_frees_sync(global_key, horizon)
-        slack = free - 1  # after this request takes one
-        i = 0
-        for t in due:
-            while i < len(frees) and frees[i] <= t:
-                slack += 1
-                i += 1
-            slack -= 1
-            if slack < 0:
-                nxt = frees[0] if frees else horizon
-                return False, max(min(nxt, due[0] + 0.01) - now, 0.001)
-        return True, 0.0
-
-    async def _through(
-        self,
-        qkey: str,
-        take: Callable[[], Awaitable[tuple[T | None, float, str]]],
-        *,
-        order: float,
-        max_wait: float,
-        what: str,
-        also_wake: str | None = None,
-        bucket: tuple[str, str, str] | None = None,
-        seq: float | None = None,
-        pool: str | None = None,
-    ) -> T:
-        """Queue in ``qkey`` and, once at the head, call ``take`` until it grants."""
-        q = self._queues.get(qkey)
-        if q is None:
-            q = self._queues[qkey] = _Queue()
-            q.pool = pool
-        w = _Waiter(order, bucket, order if seq is None else seq)
-        rank = _rank(w)
-        i = len(q.waiters)
-        while i > 0 and _rank(q.waiters[i - 1]) > rank:
-            i -= 1
-        q.waiters.insert(i, w)
-        if i == 0 and q.sleeping is not None:
-            _resolve(q.sleeping)  # the head yields its place to an earlier request
-        if q.active is None and q.waiters[0] is w:
-            w.turn.set_result(None)
-        try:
-            while True:
-                await w.turn
-                q.active = w
-                while q.waiters[0] is w:
-                    granted, wait, wake_key = await take()
-                    if granted is not None:
-                        return granted
-                    if wait > max_wait and not math.isinf(wait):
-                        raise RateLimitedError(
-                            message=f"{what}: waiting {wait:.1f} s would exceed max_rate_limit",
-                            retry_after=wait,
-                        )
-                    await self._sleep(q, wait, wake_key, also_wake)
-                # a retry went ahead of us: wait for our turn again
-                w.turn = asyncio.get_running_loop().create_future()
-                q.active = None
-                self._advance(qkey, q)
-        finally:
-            if q.active is w:
-                q.active = None
-            with contextlib.suppress(ValueError):
-                q.waiters.remove(w)
-            self._advance(qkey, q)
-
-    async def _sleep(
-        self, q: _Queue, wait: float, wake_key: str, also_wake: str | None = None
-    ) -> None:
-        """Sleep until ``wait`` passes or an answer in ``wake_key`` may have freed a permit.
-
-        ``also_wake`` names the bucket's major parameters: any answer there may end a probe
-        this bucket waits on (only one probe of unknown bucket runs per major parameters).
-        """
-        if math.isinf(wait) or self.store.shared:
-            wait = min(wait, self.poll_interval if self.store.shared else 1.0)
-        loop = asyncio.get_running_loop()
-        wake: asyncio.Future[None] = loop.create_future()
-        q.sleeping = wake
-        keys = (wake_key,) if also_wake is None else (wake_key, also_wake)
-        for k in keys:
-            self._sleepers.setdefault(k, set()).add(wake)
-        handle = loop.call_later(max(wait, 0.0), _resolve, wake)
-        try:
-            await wake
-        finally:
-            handle.cancel()
-            if q.sleeping is wake:
-                q.sleeping = None
-            for k in keys:
-                sleepers = self._sleepers.get(k)
-                if sleepers is not None:
-                    sleepers.discard(wake)
-                    if not sleepers:
-                        del self._sleepers[k]
-
-    def _advance(self, qkey: str, q: _Queue) -> None:
-        if q.active is not None:
-            return
-        if q.waiters:
-            _resolve(q.waiters[0].turn)
-        elif self._queues.get(qkey) is q:
-            del self._queues[qkey]
-
-    def _notify(self, wake_key: str) -> None:
-        for wake in list(self._sleepers.get(wake_key, ())):
-            _resolve(wake)
-
     async def _refund_bucket(self, bucket_key: str, major: str) -> None:
         try:
             await self.store.bucket_refund(bucket_key)
@@ -596,26 +286,3 @@ class RateLimiter:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("rate-limit bookkeeping failed: %r", task.exception())
-
-
-def _chain_of(n: int, limit: int, window: float) -> float:
-    """Seconds a bucket of ``limit`` per ``window`` needs after the first of ``n`` requests
-    goes, plus a thousandth of its window (a known bucket ranks above an unknown one)."""
-    return (-(-n // max(limit, 1)) - 1 + 0.001) * window
-
-
-def _rank(w: _Waiter) -> tuple[float, float]:
-    return w.order, w.seq
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-def _major_wake(major: str) -> str:
-    return f"\x02major:{major}"
-
-
-def _global_wake(global_key: str) -> str:
-    return f"\x01global:{global_key}"

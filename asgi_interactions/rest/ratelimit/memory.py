@@ -392,6 +392,11 @@ class MemoryStore(RateLimitStore):
             ready = max(now, b.last_send + b.window)
         return b.limit, b.window, ready
 
+    def probing_sync(self, route_key: str, major: str) -> bool:
+        """``RateLimitStore.probing_sync``."""
+        b = self._buckets.get(self._key(route_key, major))
+        return b is None or (b.limit is None and not b.unlimited)
+
     def global_outlook_sync(self, key: str, limit: int) -> tuple[int, float]:
         """``RateLimitStore.global_outlook_sync``."""
         now = self.now()

@@ -64,6 +64,17 @@ class Coordinator:
         self._back_at = -math.inf
         self._lock = asyncio.Lock()
         self._saving: set[asyncio.Task[None]] = set()
+        #: What the app's listeners have finished with (set by the gateway), and per shard the
+        #: (session, seq) it was resumed from here: events up to it were delivered elsewhere.
+        self.progress: Callable[[int], tuple[str, int] | None] | None = None
+        self.resumed_from: dict[int, tuple[str, int | None]] = {}
+        #: Seconds a handover waits for the listeners of the shard's last events to return.
+        self.settle_limit = 3.0
+
+    @property
+    def shards(self) -> dict[int, Shard]:
+        """The shards running here, by id."""
+        return self._shards
 
     @property
     def _end_code(self) -> int:
@@ -156,6 +167,10 @@ class Coordinator:
                 self._unreachable(exc)
                 return
             self.held[sid] = _Held(token, began + self.lease if self.expires else math.inf)
+            if saved is not None:
+                self.resumed_from[sid] = (str(saved["session_id"]), saved.get("seq"))
+            else:
+                self.resumed_from.pop(sid, None)
             log.info("shard %d: lease taken (%s)", sid, "resuming" if saved else "identifying")
             self._start_shard(sid, saved)
 
@@ -164,9 +179,39 @@ class Coordinator:
         held = self.held.get(sid)
         if held is None or shard.session_id is None or shard.resume_url is None:
             return
-        session = {"session_id": shard.session_id, "resume_url": shard.resume_url, "seq": shard.seq}
+        seq = self.delivered_seq(sid, shard)
+        session = {"session_id": shard.session_id, "resume_url": shard.resume_url, "seq": seq}
         if not await self.backend.save_session(sid, held.token, session):
             log.warning("shard %d: session not saved: the lease is no longer ours", sid)
+
+    def delivered_seq(self, sid: int, shard: Shard) -> int | None:
+        """Where a next holder should resume the shard's session: after the last event whose
+        listeners returned here (or, lacking a record, before any this process received)."""
+        if self.progress is None:
+            return shard.seq
+        found = []
+        mark = self.progress(sid)
+        if mark is not None and mark[0] == shard.session_id:
+            found.append(mark[1])
+        start = self.resumed_from.get(sid)
+        if start is not None and start[0] == shard.session_id and start[1] is not None:
+            found.append(start[1])
+        return max(found) if found else None
+
+    async def _settle(self, sid: int, shard: Shard) -> None:
+        """After a shard stopped: wait (bounded) until its received events are delivered."""
+        if self.progress is None or shard.seq is None:
+            return
+        deadline = time.monotonic() + self.settle_limit
+        while (self.delivered_seq(sid, shard) or 0) < shard.seq:
+            if time.monotonic() > deadline:
+                log.warning(
+                    "shard %d: listeners still running at handover; the next holder will "
+                    "deliver their events again",
+                    sid,
+                )
+                return
+            await asyncio.sleep(0.01)
 
     def save_soon(self, sid: int) -> None:
         """Save shard ``sid``'s session in the background (after READY or RESUMED)."""
@@ -203,6 +248,7 @@ class Coordinator:
         shard = await self._stop_shard(sid, self._end_code)
         try:
             if shard is not None and self.backend.shared_sessions:
+                await self._settle(sid, shard)
                 await self.save(sid, shard)
             held = self.held.pop(sid, None)
             if held is not None:

@@ -20,6 +20,7 @@ import logging
 import os
 import secrets
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -90,6 +91,7 @@ class LeaseBackend(Protocol):
     async def release(self, shard_id: int, token: int) -> None: ...
     async def load_session(self, shard_id: int) -> SavedSession | None: ...
     async def save_session(self, shard_id: int, token: int, session: SavedSession) -> bool: ...
+    async def save_delivered(self, entries: list[tuple[int, int, str, int]]) -> None: ...
     async def leave(self) -> None: ...
 
 
@@ -117,6 +119,21 @@ _SAVE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
   return 1
+end
+return 0
+"""
+# Record (shard, token, session, seq) entries' delivered sequence, each only under its lease
+# and never lower than what is recorded for the same session. KEYS: lease, delivered pairs.
+# ARGV: ttl, then holder and session|seq pairs.
+_DELIVERED = """
+for i = 1, #KEYS, 2 do
+  if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
+    local session, seq = string.match(ARGV[i + 2], '^(.*)|(%d+)$')
+    local old_session, old_seq = string.match(redis.call('GET', KEYS[i + 1]) or '', '^(.*)|(%d+)$')
+    if old_session ~= session or tonumber(old_seq) < tonumber(seq) then
+      redis.call('SET', KEYS[i + 1], ARGV[i + 2], 'EX', ARGV[1])
+    end
+  end
 end
 return 0
 """
@@ -148,6 +165,7 @@ class RedisLeases:
         self._release = self._client.register_script(_RELEASE)
         self._save = self._client.register_script(_SAVE)
         self._heartbeat = self._client.register_script(_HEARTBEAT)
+        self._delivered = self._client.register_script(_DELIVERED)
 
     def _key(self, kind: str, shard_id: int | None = None) -> str:
         return f"{self.prefix}:{kind}" if shard_id is None else f"{self.prefix}:{kind}:{shard_id}"
@@ -194,18 +212,21 @@ class RedisLeases:
     async def load_session(self, shard_id: int) -> SavedSession | None:
         from redis.exceptions import ConnectionError, TimeoutError
 
+        keys = [self._key("session", shard_id), self._key("delivered", shard_id)]
         try:
-            raw = await self._client.get(self._key("session", shard_id))
+            raw, mark = await self._client.mget(keys)
         except (ConnectionError, TimeoutError, OSError) as exc:
             raise LeasesUnavailable(str(exc)) from exc
-        if raw is None:
-            return None
-        try:
-            saved = json.loads(raw)
-        except ValueError:
-            log.warning("shard %d: unreadable saved session ignored", shard_id)
-            return None
-        return saved if isinstance(saved, dict) and saved.get("session_id") else None
+        return _merge(shard_id, raw, mark)
+
+    async def save_delivered(self, entries: list[tuple[int, int, str, int]]) -> None:
+        """Record each entry's delivered sequence (one round trip), fenced by its lease."""
+        keys: list[str] = []
+        args: list[Any] = [SESSION_TTL]
+        for sid, token, session, seq in entries:
+            keys += [self._key("lease", sid), self._key("delivered", sid)]
+            args += [f"{self.member}|{token}", f"{session}|{seq}"]
+        await self._call(self._delivered, keys, args)
 
     async def save_session(self, shard_id: int, token: int, session: SavedSession) -> bool:
         keys = [self._key("lease", shard_id), self._key("session", shard_id)]
@@ -218,11 +239,31 @@ class RedisLeases:
         await self._client.aclose()
 
 
+def _merge(shard_id: int, raw: bytes | str | None, mark: bytes | str | None) -> SavedSession | None:
+    """A saved session, resuming from the recorded delivered sequence when it is further on."""
+    if raw is None:
+        return None
+    try:
+        saved = json.loads(raw)
+    except ValueError:
+        log.warning("shard %d: unreadable saved session ignored", shard_id)
+        return None
+    if not (isinstance(saved, dict) and saved.get("session_id")):
+        return None
+    if mark is not None:
+        text = mark.decode() if isinstance(mark, bytes) else mark
+        session, _, seq = text.rpartition("|")
+        if session == saved["session_id"] and seq.isdigit():
+            saved["seq"] = max(int(seq), saved.get("seq") or 0)
+    return saved
+
+
 class FileLeases:
     """``flock`` leases for the processes of one host (no Redis): a dead process's locks go
-    with it, so takeover needs no expiry. Sessions are not shared: a new holder identifies."""
+    with it, so takeover needs no expiry. A shard's session is kept in a file beside its lock,
+    written (write, then rename) only by the lock's holder, so the next holder resumes."""
 
-    shared_sessions = False
+    shared_sessions = True
 
     def __init__(self, name: str, directory: str | None = None) -> None:
         base = Path(directory or tempfile.gettempdir()) / "asgi-interactions-gateway" / name
@@ -291,10 +332,33 @@ class FileLeases:
             handle.close()  # closing the only descriptor drops the lock
 
     async def load_session(self, shard_id: int) -> SavedSession | None:
-        return None
+        raw, mark = (self._read(shard_id, kind) for kind in ("session", "delivered"))
+        return _merge(shard_id, raw, mark)
+
+    def _read(self, shard_id: int, kind: str) -> str | None:
+        path = self.dir / f"shard-{shard_id}.{kind}"
+        try:
+            if time.time() - path.stat().st_mtime > SESSION_TTL:
+                return None  # Discord forgot that session long ago
+            return path.read_text()
+        except OSError:
+            return None
+
+    def _write(self, shard_id: int, kind: str, text: str) -> bool:
+        """Only while holding the shard's lock (the fence); atomic: write, then rename."""
+        if shard_id not in self._held:
+            return False
+        tmp = self.dir / f".shard-{shard_id}.{kind}.{self.member}"
+        tmp.write_text(text)
+        os.replace(tmp, self.dir / f"shard-{shard_id}.{kind}")
+        return True
 
     async def save_session(self, shard_id: int, token: int, session: SavedSession) -> bool:
-        return shard_id in self._held
+        return self._write(shard_id, "session", json.dumps(session))
+
+    async def save_delivered(self, entries: list[tuple[int, int, str, int]]) -> None:
+        for sid, _, session, seq in entries:
+            self._write(sid, "delivered", f"{session}|{seq}")
 
     async def leave(self) -> None:
         for sid in list(self._held):

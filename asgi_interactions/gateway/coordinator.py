@@ -81,6 +81,13 @@ class Coordinator:
         """Handover keeps the session for the next holder; without shared sessions, end it."""
         return RECONNECT_CODE if self.backend.shared_sessions else 1000
 
+    async def _alone(self) -> bool:
+        """Is this process the only live member (its shutdown then ends the sessions)?"""
+        try:
+            return set(await self.backend.heartbeat()) <= {self.backend.member}
+        except LeasesUnavailable:
+            return False
+
     async def start(self, settle: float | None = None) -> None:
         """Join the members, let concurrent starters join too, then claim a first share."""
         try:
@@ -240,16 +247,21 @@ class Coordinator:
     async def close(self) -> None:
         """Hand every shard over (sessions kept when they are shared) and leave."""
         async with self._lock:
-            await asyncio.gather(*(self._hand_over(sid) for sid in sorted(self.held)))
+            end = 1000 if await self._alone() else self._end_code
+            await asyncio.gather(*(self._hand_over(sid, end) for sid in sorted(self.held)))
             with contextlib.suppress(LeasesUnavailable):
                 await self.backend.leave()
 
-    async def _hand_over(self, sid: int) -> None:
-        shard = await self._stop_shard(sid, self._end_code)
+    async def _hand_over(self, sid: int, code: int | None = None) -> None:
+        code = self._end_code if code is None else code
+        shard = await self._stop_shard(sid, code)
         try:
-            if shard is not None and self.backend.shared_sessions:
+            held = self.held.get(sid)
+            if shard is not None and self.backend.shared_sessions and code != 1000:
                 await self._settle(sid, shard)
                 await self.save(sid, shard)
+            elif held is not None and self.backend.shared_sessions:  # ended: nothing to resume
+                await self.backend.drop_session(sid, held.token)
             held = self.held.pop(sid, None)
             if held is not None:
                 await self.backend.release(sid, held.token)

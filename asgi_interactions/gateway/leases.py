@@ -92,6 +92,7 @@ class LeaseBackend(Protocol):
     async def load_session(self, shard_id: int) -> SavedSession | None: ...
     async def save_session(self, shard_id: int, token: int, session: SavedSession) -> bool: ...
     async def save_delivered(self, entries: list[tuple[int, int, str, int]]) -> None: ...
+    async def drop_session(self, shard_id: int, token: int) -> None: ...
     async def leave(self) -> None: ...
 
 
@@ -137,6 +138,11 @@ for i = 1, #KEYS, 2 do
 end
 return 0
 """
+# Forget a shard's session (it was ended) while holding its lease. KEYS: lease, session, delivered.
+_DROP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[2], KEYS[3]) end
+return 0
+"""
 # Refresh this member and return the live ones (expiry by Redis's own clock).
 _HEARTBEAT = """
 local t = redis.call('TIME')
@@ -166,6 +172,7 @@ class RedisLeases:
         self._save = self._client.register_script(_SAVE)
         self._heartbeat = self._client.register_script(_HEARTBEAT)
         self._delivered = self._client.register_script(_DELIVERED)
+        self._drop = self._client.register_script(_DROP)
 
     def _key(self, kind: str, shard_id: int | None = None) -> str:
         return f"{self.prefix}:{kind}" if shard_id is None else f"{self.prefix}:{kind}:{shard_id}"
@@ -232,6 +239,10 @@ class RedisLeases:
         keys = [self._key("lease", shard_id), self._key("session", shard_id)]
         args = [f"{self.member}|{token}", json.dumps(session), SESSION_TTL]
         return bool(await self._call(self._save, keys, args))
+
+    async def drop_session(self, shard_id: int, token: int) -> None:
+        keys = [self._key(kind, shard_id) for kind in ("lease", "session", "delivered")]
+        await self._call(self._drop, keys, [f"{self.member}|{token}"])
 
     async def leave(self) -> None:
         with contextlib.suppress(Exception):  # unreachable: the entry expires on its own
@@ -359,6 +370,11 @@ class FileLeases:
     async def save_delivered(self, entries: list[tuple[int, int, str, int]]) -> None:
         for sid, _, session, seq in entries:
             self._write(sid, "delivered", f"{session}|{seq}")
+
+    async def drop_session(self, shard_id: int, token: int) -> None:
+        if shard_id in self._held:
+            for kind in ("session", "delivered"):
+                (self.dir / f"shard-{shard_id}.{kind}").unlink(missing_ok=True)
 
     async def leave(self) -> None:
         for sid in list(self._held):

@@ -355,6 +355,43 @@ async def test_identifies_are_spaced_per_key_across_processes(
                 assert max(first) - min(first) < FAKE_SPACING * (shards // concurrency)
 
 
+async def test_a_slow_ready_holds_the_key_until_it_comes(
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The identify lock is held until READY: with READY 1 s after each IDENTIFY and a 0.3 s
+    spacing, each key's next IDENTIFY (from any process) waits for the previous READY."""
+    shards, processes, concurrency, delay = 4, 2, 2, 1.0
+    with serve_fake_gateway(
+        heartbeat_interval=500, max_concurrency=concurrency, ready_delay=delay
+    ) as fake:
+        async with serve_fake_discord(
+            gateway_url=fake.url, shards=shards, max_concurrency=concurrency
+        ) as discord:
+            env = {"FLEET_REST_URL": discord.base_url, "FLEET_IDENTIFY_INTERVAL": "0.3"}
+            workers = [
+                Worker(fake, shards, redis_server.url, LEASE, tmp_path / f"w{i}.log", env=env)
+                for i in range(processes)
+            ]
+            try:
+                await asyncio.to_thread(
+                    wait_for, lambda: balanced(workers, shards), 60, "every shard READY"
+                )
+            finally:
+                await asyncio.to_thread(stop_all, workers)
+        assert sorted(sid for _, sid, _ in fake.identifies) == list(range(shards))
+        ready_at = {
+            conn.shard_id: at
+            for conn in fake.connections
+            for at, payload in conn.sent
+            if payload.get("t") == "READY"
+        }
+        for key in range(concurrency):
+            order = sorted((t, sid) for t, sid, _ in fake.identifies if sid % concurrency == key)
+            for (_, before), (at, _) in itertools.pairwise(order):
+                assert at >= ready_at[before], (key, order, ready_at)
+
+
 async def test_session_budget_at_the_floor_stops_identifies(
     redis_server: RedisServer,  # noqa: F811
     tmp_path: Path,

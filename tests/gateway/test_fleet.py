@@ -93,8 +93,8 @@ def test_each_shard_runs_in_exactly_one_process(
         )
         wait_for(lambda: balanced(workers, shards), 30, "a spread over the newcomer too")
         assert_one_holder_at_a_time(fake)
-        if use_redis:  # handovers resumed the sessions: one IDENTIFY per shard, ever
-            assert len(fake.identifies) == shards, len(fake.identifies)
+        # handovers resumed the sessions (Redis, or files beside the locks): one IDENTIFY each
+        assert len(fake.identifies) == shards, len(fake.identifies)
     finally:
         stop_all(workers)
     assert_one_holder_at_a_time(fake)
@@ -173,17 +173,23 @@ async def _start(coro: Any) -> asyncio.Task[None]:
 
 def recorded(client: Any, prefix: str, sid: int) -> tuple[str, int] | None:
     """The (session, seq) the lease store says the shard's listeners have finished with."""
-    raw = client.get(f"{prefix}:delivered:{sid}")
+    if isinstance(client, Path):
+        path = client / f"shard-{sid}.delivered"
+        raw = path.read_bytes() if path.exists() else None
+    else:
+        raw = client.get(f"{prefix}:delivered:{sid}")
     if raw is None:
         return None
     session, _, seq = raw.decode().rpartition("|")
     return session, int(seq)
 
 
+@pytest.mark.parametrize("use_redis", [True, False])
 def test_kill_9_of_a_busy_holder_loses_and_repeats_nothing_recorded(
     fake: FakeGateway,
     redis_server: RedisServer,  # noqa: F811
     tmp_path: Path,
+    use_redis: bool,
 ) -> None:
     """Events flow to every shard when the holder is killed: the new holder resumes after the
     last event the dead one's listeners had finished with (its record in Redis). Nothing is
@@ -194,9 +200,12 @@ def test_kill_9_of_a_busy_holder_loses_and_repeats_nothing_recorded(
     from asgi_interactions.gateway.leases import namespace
 
     shards, lease = 4, 2.0
-    workers = start_fleet(fake, 2, shards, redis_server.url, tmp_path, lease)
-    prefix = f"asgi_interactions:gateway:{namespace('token', fake.url, shards)}"
-    client = redis.Redis.from_url(redis_server.url)
+    url = redis_server.url if use_redis else None
+    workers = start_fleet(fake, 2, shards, url, tmp_path, lease)
+    name = namespace("token", fake.url, shards)
+    prefix = f"asgi_interactions:gateway:{name}"
+    client: Any = redis.Redis.from_url(redis_server.url)
+    store = client if use_redis else tmp_path / "locks" / "asgi-interactions-gateway" / name
     repeated: dict[int, list[int]] = {}
     try:
         wait_for(lambda: balanced(workers, shards), 40, "an even spread")
@@ -206,7 +215,7 @@ def test_kill_9_of_a_busy_holder_loses_and_repeats_nothing_recorded(
         try:
             wait_for(lambda: len(victim.events()) > 200, 20, "a busy victim")
             victim.kill()
-            marks = {sid: recorded(client, prefix, sid) for sid in lost}
+            marks = {sid: recorded(store, prefix, sid) for sid in lost}
             wait_for(lambda: survivor.running() == set(range(shards)), 20, "the takeover")
             time.sleep(0.5)  # events still flow to the new holder
         finally:
@@ -238,13 +247,18 @@ def test_kill_9_of_a_busy_holder_loses_and_repeats_nothing_recorded(
     print("repeated after the kill (write-behind window):", repeated)
 
 
+@pytest.mark.parametrize("use_redis", [True, False])
 def test_rolling_restart_costs_no_identify(
     fake: FakeGateway,
     redis_server: RedisServer,  # noqa: F811
     tmp_path: Path,
+    use_redis: bool,
 ) -> None:
+    """Every process restarted in turn, twice: every session resumed, every event once. Without
+    Redis (one host, file locks) the sessions are kept in files beside the locks."""
     shards = 4
-    workers = start_fleet(fake, 2, shards, redis_server.url, tmp_path, LEASE)
+    url = redis_server.url if use_redis else None
+    workers = start_fleet(fake, 2, shards, url, tmp_path, LEASE)
     done: list[Worker] = []
     try:
         wait_for(lambda: balanced(workers, shards), 40, "an even spread")
@@ -257,8 +271,9 @@ def test_rolling_restart_costs_no_identify(
                 assert old.stop() == 0
                 done.append(old)
                 workers[i] = Worker(
-                    fake, shards, redis_server.url, LEASE, tmp_path / f"g{generation}-{i}.log"
-                )
+                    fake, shards, url, LEASE, tmp_path / f"g{generation}-{i}.log",
+                    tmp_path / "locks",
+                )  # fmt: skip
                 wait_for(lambda: balanced(workers, shards), 30, "the restarted fleet's spread")
         assert len(fake.identifies) == shards, "a rolling restart resumed every session"
         assert len(fake.resumes) >= shards

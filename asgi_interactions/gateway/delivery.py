@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from typing import TYPE_CHECKING
 
 from .events import Dispatcher
@@ -58,10 +59,12 @@ class DeliveryRecorder:
         app_loop: asyncio.AbstractEventLoop,
         io_loop: asyncio.AbstractEventLoop,
         interval: float = 0.05,
+        min_gap: float = 0.01,
     ) -> None:
         self.coordinator = coordinator
         self.dispatcher = dispatcher
         self.interval = interval
+        self.min_gap = min_gap  # at most one write per min_gap: a busy shard costs little
         self._io_loop = io_loop
         self._app_loop = app_loop
         self._wake = asyncio.Event()
@@ -87,11 +90,16 @@ class DeliveryRecorder:
 
     async def run(self) -> None:
         """Write what changed whenever poked, at least every ``interval`` s; until cancelled."""
+        loop = asyncio.get_running_loop()
+        last = -math.inf
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
+            if (wait := last + self.min_gap - loop.time()) > 0:
+                await asyncio.sleep(wait)
             self._wake.clear()
             self._poked = False
+            last = loop.time()
             try:
                 await self.write()
             except LeasesUnavailable:

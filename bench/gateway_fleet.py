@@ -40,6 +40,14 @@ def balanced(workers: list[Worker], shards: int) -> bool:
     return sum(counts) == shards and set().union(*sets) == set(range(shards))
 
 
+def imported(worker: Worker) -> float:
+    """When the worker's imports were done (``time.monotonic()``, system-wide)."""
+    for line in worker.lines():
+        if line.startswith("T imported "):
+            return float(line.split()[2])
+    return math.inf
+
+
 def first_ready(fake: FakeGateway) -> list[float]:
     return [
         at for conn in fake.connections for at, payload in conn.sent if payload.get("t") == "READY"
@@ -65,7 +73,7 @@ async def run(concurrency: int, processes: int, shards: int, lease: float) -> di
                 def spawn(name: str) -> Worker:
                     return Worker(fake, shards, redis.url, lease, tmp / f"{name}.log", env=env)
 
-                began = time.monotonic()
+                began = spawned = time.monotonic()
                 workers = [spawn(f"w{i}") for i in range(processes)]
                 retired: list[Worker] = []
                 try:
@@ -74,7 +82,11 @@ async def run(concurrency: int, processes: int, shards: int, lease: float) -> di
                     )
                     readies = first_ready(fake)
                     started = max(readies) - began
-                    from_first = max(readies) - min(t for t, _, _ in fake.identifies)
+                    first_identify = min(t for t, _, _ in fake.identifies)
+                    from_first = max(readies) - first_identify
+                    windows = sorted(round(t - first_identify, 2) for t, _, _ in fake.identifies)
+                    first_conn = min(c.opened_at for c in fake.connections) - spawned
+                    first_imported = min(imported(w) for w in workers) - spawned
                     start_identifies = len(fake.identifies)
                     began = time.monotonic()
                     for i in range(processes):
@@ -97,6 +109,10 @@ async def run(concurrency: int, processes: int, shards: int, lease: float) -> di
                     "floor": (math.ceil(shards / concurrency) - 1) * WINDOW,
                     "start": started,
                     "first_identify_to_last_ready": from_first,
+                    "spawn_to_first_identify": first_identify - spawned,
+                    "spawn_to_first_connection": first_conn,
+                    "spawn_to_imported": first_imported,
+                    "identifies_at": windows,
                     "start_identifies": start_identifies,
                     "restart": restart,
                     "restart_identifies": len(fake.identifies) - start_identifies,
@@ -128,6 +144,12 @@ def main() -> None:
             f"{r['first_identify_to_last_ready']:.2f}s), {r['start_identifies']:.0f} IDENTIFYs; "
             f"rolling restart {r['restart']:.2f}s, {r['restart_identifies']:.0f} IDENTIFYs, "
             f"{r['restart_resumes']:.0f} RESUMEs"
+        )
+        print(
+            f"  spawn to the first process's imports done {r['spawn_to_imported']:.2f}s, "
+            f"to first connection {r['spawn_to_first_connection']:.2f}s, to first "
+            f"IDENTIFY {r['spawn_to_first_identify']:.2f}s; IDENTIFYs at (s after the first): "
+            f"{r['identifies_at']}"
         )
 
 

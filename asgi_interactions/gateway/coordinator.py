@@ -88,17 +88,21 @@ class Coordinator:
         except LeasesUnavailable:
             return False
 
-    async def start(self, settle: float | None = None) -> None:
-        """Join the members, let concurrent starters join too, then claim a first share."""
+    async def start(self, settle: float = 0.0) -> None:
+        """Join the members and claim a first share at once (after ``settle`` seconds).
+
+        Processes started together claim without waiting to see each other: the first claims
+        every free shard and its IDENTIFYs fill the first window of every ``max_concurrency``
+        key; the next ticks spread the shards, moving those still waiting to identify (and any
+        READY one by RESUME), while the later windows go on.
+        """
         try:
             await self.backend.join()
         except LeasesUnavailable as exc:
             self._unreachable(exc)
             return
-        # Processes started together (a deploy) see each other before claiming: fewer moves.
-        if settle is None:
-            settle = min(1.0, self.tick_interval) if self.expires else 0.2
-        await asyncio.sleep(settle)
+        if settle:
+            await asyncio.sleep(settle)
         await self.tick()
 
     async def run(self) -> None:

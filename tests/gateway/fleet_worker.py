@@ -1,7 +1,7 @@
 """One process of a test fleet: runs a sharing Gateway against the fake until SIGTERM.
 
-Writes every event it receives (``E shard seq name``) and, every 0.1 s, the shards it runs
-(``S 0,2``) to its output file, one line each, flushed, so the test reads them even after a
+Writes when its imports were done (``T imported <monotonic>``), every event it receives
+(``E shard seq name``) and, every 0.1 s, the shards it runs (``S 0,2``) to its output file, one line each, flushed, so the test reads them even after a
 kill -9. Usage: ``python -m tests.gateway.fleet_worker URL SHARDS REDIS_URL|- LEASE OUT [DIR]``.
 Optional environment: ``FLEET_REST_URL`` (ask the fake REST's ``/gateway/bot`` instead of using
 URL), ``FLEET_IDENTIFY_INTERVAL`` (seconds, default 0), ``FLEET_FLOOR`` (session floor).
@@ -14,7 +14,11 @@ import os
 import signal
 import sys
 
+import time
+
 from asgi_interactions import Gateway, GatewayError, GatewayEvent, Intents, RestClient
+
+IMPORTED = time.monotonic()  # the clock is system-wide: the benchmark compares it with spawn
 
 
 async def main(
@@ -42,6 +46,7 @@ async def main(
         close_timeout=0.5,
     )
     with open(out, "a", buffering=1) as sink:  # noqa: ASYNC230 - line-buffered log
+        sink.write(f"T imported {IMPORTED}\n")
 
         @gw.listen("*")
         async def record(event: GatewayEvent) -> None:

@@ -1,7 +1,8 @@
 """Runs this process's share of the shards: claims leases, hands shards over, stops lost ones.
 
 Every ``lease / 4`` seconds a tick refreshes this process's membership, renews its leases, saves
-its shards' sessions (fenced by the lease token), hands over the shards that the live members'
+its shards' sessions (fenced by the lease token; the sequence is the last one the listeners
+finished with, see ``delivery.py``), hands over the shards that the live members'
 assignment now gives to another process (close without ending the session, save, release), and
 claims the free ones it should run, resuming from the saved session when there is one. A
 watchdog stops a shard whose lease was not renewed in time (a paused process), before the lease

@@ -5,8 +5,8 @@ member is a sorted-set entry that expires unless refreshed, a shard lease is a k
 holding ``member|token``, where the token is a fencing number that only grows (so a holder that
 lost its lease cannot write the shard's session state any more). ``FileLeases`` serves the
 workers of one host without Redis: ``flock`` on one file per member and per shard, released by
-the kernel when a process dies, with each shard's session beside its lock. Shards are spread by ``assign``: the same answer in every
-process that sees the same members.
+the kernel when a process dies, with each shard's session beside its lock. Shards are spread
+by ``assign``: the same answer in every process that sees the same members.
 """
 
 from __future__ import annotations

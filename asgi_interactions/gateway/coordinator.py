@@ -69,8 +69,9 @@ class Coordinator:
         #: (session, seq) it was resumed from here: events up to it were delivered elsewhere.
         self.progress: Callable[[int], tuple[str, int] | None] | None = None
         self.resumed_from: dict[int, tuple[str, int | None]] = {}
-        #: Seconds a handover waits for the listeners of the shard's last events to return.
-        self.settle_limit = 3.0
+        #: Seconds a handover waits for the listeners of the shard's last events to return
+        #: (short of what would hold up the next renewal of the other leases).
+        self.settle_limit = lease / 4
 
     @property
     def shards(self) -> dict[int, Shard]:
@@ -208,7 +209,7 @@ class Coordinator:
         start = self.resumed_from.get(sid)
         if start is not None and start[0] == shard.session_id and start[1] is not None:
             found.append(start[1])
-        return max(found) if found else None
+        return max(found) if found else 0  # a new session, nothing delivered yet
 
     async def _settle(self, sid: int, shard: Shard) -> None:
         """After a shard stopped: wait (bounded) until its received events are delivered."""

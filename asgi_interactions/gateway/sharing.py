@@ -95,8 +95,9 @@ class SharedShards:
         if backend.shared_sessions:  # a takeover resumes after the last event delivered here
             assert self._app_loop is not None
             dispatcher = self._dispatcher
+            gap = 0.01 if isinstance(backend, RedisLeases) else 0.05  # a file per shard
             self._recorder = DeliveryRecorder(
-                coordinator, dispatcher, self._app_loop, asyncio.get_running_loop()
+                coordinator, dispatcher, self._app_loop, asyncio.get_running_loop(), min_gap=gap
             )
             coordinator.progress = partial(delivered, dispatcher)
             self._io_tasks.append(asyncio.ensure_future(self._recorder.run()))

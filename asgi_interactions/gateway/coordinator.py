@@ -96,7 +96,8 @@ class Coordinator:
         Processes started together claim without waiting to see each other: the first claims
         every free shard and its IDENTIFYs fill the first window of every ``max_concurrency``
         key; the next ticks spread the shards, moving those still waiting to identify (and any
-        READY one by RESUME), while the later windows go on.
+        READY one by RESUME; never one whose IDENTIFY awaits its READY), while the later
+        windows go on.
         """
         try:
             await self.backend.join()
@@ -167,7 +168,8 @@ class Coordinator:
             self._unreachable(exc)
             return
         target = assign(members, self.count, self.backend.member, holders)
-        await asyncio.gather(*(self._hand_over(sid) for sid in sorted(set(self.held) - target)))
+        moving = [sid for sid in sorted(set(self.held) - target) if not self._identifying(sid)]
+        await asyncio.gather(*(self._hand_over(sid) for sid in moving))
         if time.monotonic() - self._back_at < self.lease:
             return  # after an outage, the running holders re-claim before anyone claims anew
         for sid in sorted(target - set(self.held)):
@@ -186,6 +188,12 @@ class Coordinator:
                 self.resumed_from.pop(sid, None)
             log.info("shard %d: lease taken (%s)", sid, "resuming" if saved else "identifying")
             self._start_shard(sid, saved)
+
+    def _identifying(self, sid: int) -> bool:
+        """Has the shard sent an IDENTIFY whose READY has not come? Moving it now would waste
+        the session start; it moves at a later tick, by RESUME."""
+        shard = self._shards.get(sid)
+        return shard is not None and shard.state == "identifying"
 
     async def save(self, sid: int, shard: Shard) -> None:
         """Store the shard's session under its lease (a lost lease refuses the write)."""

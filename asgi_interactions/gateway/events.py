@@ -5,7 +5,8 @@ waits, so one that finishes without waiting costs no task of its own; one that w
 consumer's task as its own (so ``asyncio.current_task()``, ``asyncio.timeout`` and cancellation
 stay the listener's) and a fresh consumer carries on with the rest at once. A slow or failing
 listener therefore never delays reading, heartbeats or other listeners. Each listener runs in
-its own copy of the context, as it would in a task of its own.
+its own copy of the context, as it would in a task of its own. For shared shards the dispatcher
+also notes, per shard, how far delivery has got (``delivery.py`` records it for a takeover).
 """
 
 from __future__ import annotations

@@ -283,6 +283,7 @@ class FileLeases:
         self.member = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._me: IO[bytes] | None = None
         self._held: dict[int, IO[bytes]] = {}
+        self._members: set[str] = set()
 
     async def join(self) -> None:
         self._join()
@@ -296,7 +297,9 @@ class FileLeases:
         self._me = handle
 
     async def heartbeat(self) -> list[str]:
-        return await asyncio.to_thread(self._live_members)
+        live = await asyncio.to_thread(self._live_members)
+        self._members = set(live)
+        return live
 
     def _live_members(self) -> list[str]:
         live = []
@@ -318,8 +321,18 @@ class FileLeases:
         return live
 
     async def holders(self, shard_count: int) -> dict[int, str]:
-        """Only this process's own locks are known: others' are opaque."""
-        return dict.fromkeys(self._held, self.member)
+        """Shard -> live holder: a holder writes its id in the lock file and clears it before
+        letting go; a dead one's id is ignored (it is no live member)."""
+        found = dict.fromkeys(self._held, self.member)
+        for sid in range(shard_count):
+            if sid not in found:
+                try:
+                    holder = (self.dir / f"shard-{sid}.lock").read_text()
+                except OSError:
+                    continue
+                if holder in self._members:
+                    found[sid] = holder
+        return found
 
     async def claim(self, shard_id: int, token: int) -> int:
         return self._claim(shard_id)
@@ -334,12 +347,15 @@ class FileLeases:
         except BlockingIOError:
             handle.close()
             return 0
+        os.ftruncate(handle.fileno(), 0)  # whose it is, for the others' spread
+        os.write(handle.fileno(), self.member.encode())
         self._held[shard_id] = handle
         return 1
 
     async def release(self, shard_id: int, token: int) -> None:
         handle = self._held.pop(shard_id, None)
         if handle is not None:
+            os.ftruncate(handle.fileno(), 0)  # no longer ours, before the lock goes
             handle.close()  # closing the only descriptor drops the lock
 
     async def load_session(self, shard_id: int) -> SavedSession | None:

@@ -11,6 +11,7 @@ connection, and to the listener receiving RESUMED.
 
     python bench/gateway.py                      # ours, ~1 min
     python bench/gateway.py --events 20000 --rounds 5 --clients ours,hikari,hikari-raw
+    python bench/gateway.py --skip recovery --clients ours,ours-fixed --redis-url redis://...
 
 The fake runs on its own thread in the same process (GIL shared with the client), the same for
 every client. hikari (bench-only, bench/requirements.txt) is driven through its public
@@ -120,12 +121,16 @@ class Counter:
 
 
 class Ours:
+    """The default: the shard under a lease (file locks, or Redis with ``--redis-url``), its
+    delivered sequence recorded for a takeover; ``ours-fixed``: ``shard_ids=[0]``, neither."""
+
     name = "ours"
+    options: dict[str, Any] = {}  # noqa: RUF012 - set once from the command line
 
     def __init__(self, fake: FakeGateway, compress: str | bool, counter: Counter) -> None:
         self.gw = Gateway(
             fake.token, intents=Intents.default(), url=fake.url, compress=compress,
-            backoff_base=1.0, close_timeout=1.0,
+            backoff_base=1.0, close_timeout=1.0, **self.options,
         )  # fmt: skip
 
         @self.gw.listen("*")
@@ -139,7 +144,12 @@ class Ours:
         await self.gw.close()
 
 
-CLIENTS: dict[str, Any] = {"ours": Ours}
+class OursFixed(Ours):
+    name = "ours-fixed"
+    options: dict[str, Any] = {"shard_ids": [0]}  # noqa: RUF012
+
+
+CLIENTS: dict[str, Any] = {"ours": Ours, "ours-fixed": OursFixed}
 try:
     from bench.gateway_hikari import Hikari, HikariRaw
 
@@ -245,7 +255,10 @@ async def main() -> None:
         help="seconds of healthy session before each fault (hikari backs off any reconnect "
         "within 30 s of its last start)",
     )
+    parser.add_argument("--redis-url", help="leases and delivery records in this Redis")
     args = parser.parse_args()
+    if args.redis_url:
+        Ours.options = {"redis_url": args.redis_url}
     names = [n for n in args.clients.split(",") if n]
     stream = recorded_stream(args.events)
     # The recorded stream is ~1M objects: frozen out of the collector (as InteractionApp freezes

@@ -5,7 +5,8 @@
 fake: a too-early IDENTIFY gets op 9, which would show as extra IDENTIFYs). Also from the first
 IDENTIFY the fake read to the last READY it sent, which leaves out Python's start-up.
 (b) Rolling restart: each process in turn gets SIGTERM and a successor is spawned; the time until
-every shard runs again in the new fleet, and the IDENTIFYs it cost (the target is 0: RESUMEs).
+every shard runs again, spread evenly over the new fleet, and the IDENTIFYs it cost (the target
+is 0: RESUMEs).
 
     python bench/gateway_fleet.py                        # max_concurrency 4 and 1, ~2.5 min
     python bench/gateway_fleet.py --concurrency 4 --lease 5
@@ -34,10 +35,20 @@ from tests.gateway.fleet import Worker, assert_one_holder_at_a_time, wait_for
 WINDOW = 5.0
 
 
-def balanced(workers: list[Worker], shards: int) -> bool:
+def balanced(workers: list[Worker], shards: int, even: bool = False) -> bool:
+    """Every shard READY in one worker (and with ``even``, spread within one of each other)."""
     sets = [w.running() for w in workers]
     counts = [len(s) for s in sets]
-    return sum(counts) == shards and set().union(*sets) == set(range(shards))
+    spread = not even or max(counts) - min(counts) <= 1
+    return sum(counts) == shards and set().union(*sets) == set(range(shards)) and spread
+
+
+def imported(worker: Worker) -> float:
+    """When the worker's imports were done (``time.monotonic()``, system-wide)."""
+    for line in worker.lines():
+        if line.startswith("T imported "):
+            return float(line.split()[2])
+    return math.inf
 
 
 def first_ready(fake: FakeGateway) -> list[float]:
@@ -65,7 +76,7 @@ async def run(concurrency: int, processes: int, shards: int, lease: float) -> di
                 def spawn(name: str) -> Worker:
                     return Worker(fake, shards, redis.url, lease, tmp / f"{name}.log", env=env)
 
-                began = time.monotonic()
+                began = spawned = time.monotonic()
                 workers = [spawn(f"w{i}") for i in range(processes)]
                 retired: list[Worker] = []
                 try:
@@ -74,7 +85,11 @@ async def run(concurrency: int, processes: int, shards: int, lease: float) -> di
                     )
                     readies = first_ready(fake)
                     started = max(readies) - began
-                    from_first = max(readies) - min(t for t, _, _ in fake.identifies)
+                    first_identify = min(t for t, _, _ in fake.identifies)
+                    from_first = max(readies) - first_identify
+                    windows = sorted(round(t - first_identify, 2) for t, _, _ in fake.identifies)
+                    first_conn = min(c.opened_at for c in fake.connections) - spawned
+                    first_imported = min(imported(w) for w in workers) - spawned
                     start_identifies = len(fake.identifies)
                     began = time.monotonic()
                     for i in range(processes):
@@ -82,21 +97,25 @@ async def run(concurrency: int, processes: int, shards: int, lease: float) -> di
                         await asyncio.to_thread(old.stop)
                         retired.append(old)
                         workers[i] = spawn(f"r{i}")
-                        await asyncio.to_thread(
-                            wait_for, lambda: balanced(workers, shards), 120, "the restart"
+                        await asyncio.to_thread(  # the successor runs its share
+                            wait_for, lambda: balanced(workers, shards, True), 120, "the restart"
                         )
                     restart = time.monotonic() - began
                     assert_one_holder_at_a_time(fake)
-                finally:
+                finally:  # off the loop: the fake REST server answers a late starter
                     for w in workers:
                         if w.process.poll() is None:
                             w.process.terminate()
                     for w in workers:
-                        w.process.wait(30)
+                        await asyncio.to_thread(w.process.wait, 30)
                 return {
                     "floor": (math.ceil(shards / concurrency) - 1) * WINDOW,
                     "start": started,
                     "first_identify_to_last_ready": from_first,
+                    "spawn_to_first_identify": first_identify - spawned,
+                    "spawn_to_first_connection": first_conn,
+                    "spawn_to_imported": first_imported,
+                    "identifies_at": windows,
                     "start_identifies": start_identifies,
                     "restart": restart,
                     "restart_identifies": len(fake.identifies) - start_identifies,
@@ -128,6 +147,12 @@ def main() -> None:
             f"{r['first_identify_to_last_ready']:.2f}s), {r['start_identifies']:.0f} IDENTIFYs; "
             f"rolling restart {r['restart']:.2f}s, {r['restart_identifies']:.0f} IDENTIFYs, "
             f"{r['restart_resumes']:.0f} RESUMEs"
+        )
+        print(
+            f"  spawn to the first process's imports done {r['spawn_to_imported']:.2f}s, "
+            f"to first connection {r['spawn_to_first_connection']:.2f}s, to first "
+            f"IDENTIFY {r['spawn_to_first_identify']:.2f}s; IDENTIFYs at (s after the first): "
+            f"{r['identifies_at']}"
         )
 
 

@@ -5,7 +5,8 @@ waits, so one that finishes without waiting costs no task of its own; one that w
 consumer's task as its own (so ``asyncio.current_task()``, ``asyncio.timeout`` and cancellation
 stay the listener's) and a fresh consumer carries on with the rest at once. A slow or failing
 listener therefore never delays reading, heartbeats or other listeners. Each listener runs in
-its own copy of the context, as it would in a task of its own.
+its own copy of the context, as it would in a task of its own. For shared shards the dispatcher
+also notes, per shard, how far delivery has got (``delivery.py`` records it for a takeover).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class GatewayEvent:
     data: Any
 
 
+#: Dispatches whose calls ``Dispatcher._calls`` works out (the rest take the hot path).
+_OWN_CALLS = frozenset({"INTERACTION_CREATE", "READY"})
+
 Listener = Callable[[GatewayEvent], Awaitable[None] | None]
 AsyncListener = Callable[[GatewayEvent], Awaitable[Any]]
 
@@ -55,6 +59,15 @@ class Dispatcher:
         self._carry: list[tuple[AsyncListener, GatewayEvent]] = []  # rest of a started event
         self._over = False
         self._routes: dict[str, list[AsyncListener]] = {}
+        self._current: GatewayEvent | None = None  # the event of ``_carry``
+        #: Shared shards only (``delivery.py``), else None: shard -> the last sequence whose
+        #: listeners have all started, those that did not wait having returned.
+        self.delivered: dict[int, int | None] | None = None
+        #: With ``delivered``: shard -> its session (from READY); (shard, seq) -> listeners
+        #: still running; called when the queue runs empty.
+        self.sessions: dict[int, str] = {}
+        self.running: dict[tuple[int, int | None], int] = {}
+        self.on_idle: Callable[[], None] | None = None
 
     def add(self, name: str, listener: Listener) -> None:
         """Register ``listener`` for dispatches named ``name`` (``"*"``: every dispatch)."""
@@ -82,7 +95,12 @@ class Dispatcher:
             self._consumer = asyncio.get_running_loop().create_task(self._consume())
 
     def _calls(self, event: GatewayEvent) -> list[tuple[AsyncListener, GatewayEvent]]:
-        """What to start for ``event``: the app's handlers for INTERACTION_CREATE, listeners."""
+        """What to start for ``event``: the app's handlers for INTERACTION_CREATE, listeners.
+
+        A READY starts a new session: its sequences are recorded under the new session id."""
+        if event.name == "READY" and self.delivered is not None and isinstance(event.data, dict):
+            self.delivered[event.shard_id] = None  # first, so no reader pairs old and new
+            self.sessions[event.shard_id] = str(event.data.get("session_id"))
         calls = [(listener, event) for listener in self._route(event.name)]
         if (
             event.name == "INTERACTION_CREATE"
@@ -95,7 +113,8 @@ class Dispatcher:
     async def _consume(self) -> None:
         """Start the listeners of the queued events, in order, each inline until it waits."""
         calls, self._carry = self._carry, []
-        pending, route = self.pending, self._route
+        current, self._current = self._current, None
+        pending, route, delivered = self.pending, self._route, self.delivered
         while True:
             for i, (listener, event) in enumerate(calls):
                 context = contextvars.copy_context()
@@ -108,14 +127,18 @@ class Dispatcher:
                     _log_failure(listener, event)
                     continue
                 # The listener waits: this task becomes its task, a new consumer goes on.
-                self._carry = calls[i + 1 :]
+                self._carry, self._current = calls[i + 1 :], current
                 self._consumer = asyncio.get_running_loop().create_task(self._consume())
                 await self._finish(listener, event, _Rest(coro, waiting, context))
                 return
+            if delivered is not None and current is not None:
+                delivered[current.shard_id] = current.seq
             if not pending:
+                if self.on_idle is not None:
+                    self.on_idle()
                 break
-            event = pending.popleft()
-            if event.name == "INTERACTION_CREATE":
+            current = event = pending.popleft()
+            if event.name in _OWN_CALLS:
                 calls = self._calls(event)
             else:  # the hot path: no interaction handler to consider
                 calls = [(listener, event) for listener in route(event.name)]
@@ -127,6 +150,10 @@ class Dispatcher:
         assert task is not None
         self.tasks.add(task)
         self._check_backlog(event)
+        running = self.running if self.delivered is not None else None
+        key = (event.shard_id, event.seq)
+        if running is not None:  # not delivered until it returns
+            running[key] = running.get(key, 0) + 1
         try:
             await rest
         except asyncio.CancelledError:
@@ -136,6 +163,11 @@ class Dispatcher:
             _log_failure(listener, event)
         finally:
             self.tasks.discard(task)
+            if running is not None:
+                if running[key] > 1:
+                    running[key] -= 1
+                else:
+                    del running[key]
 
     def _check_backlog(self, event: GatewayEvent) -> None:
         if len(self.tasks) > self.backlog_limit and not self._over:

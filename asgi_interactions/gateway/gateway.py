@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from . import commands
 from .coordinator import Coordinator
+from .delivery import DeliveryRecorder
 from .errors import GatewayError
 from .events import Dispatcher, GatewayEvent, Listener
 from .guild_commands import GuildCommands
@@ -132,6 +133,7 @@ class Gateway(GuildCommands, SharedShards):
         self._budget: tuple[int, float] | None = None
         self._fleet_queue: FleetIdentifyQueue | None = None
         self._coordinator: Coordinator | None = None
+        self._recorder: DeliveryRecorder | None = None
         self._shard_tasks: dict[int, asyncio.Task[None]] = {}
         self._start_args: tuple[int, str, IdentifyQueue] | None = None
         self._app: Any = None

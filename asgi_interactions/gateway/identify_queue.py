@@ -5,8 +5,9 @@ that stops polling, e.g. a dead process, drops out after ``alive`` seconds). The
 key's lock once the key's next-allowed time (Redis's clock) has come, and the fleet's daily
 session budget (from ``GET /gateway/bot``) is counted down on every grant: at or below ``floor``
 nothing is granted and ``GatewayError`` says why, instead of letting Discord reset the token.
-Releasing after an IDENTIFY went out sets the key's next time ``interval`` later; a holder that
-never releases loses the lock after ``hold`` seconds. While Redis is unreachable no slot is
+The lock is held until the session's READY; releasing after an IDENTIFY went out sets the key's
+next time ``interval`` after the send; a holder that never releases loses the lock after
+``hold`` seconds. While Redis is unreachable no slot is
 granted (fail closed): waiters retry, and say so once.
 """
 
@@ -19,7 +20,7 @@ import logging
 from typing import Any
 
 from .errors import GatewayError
-from .ratelimit import SEND_MARGIN, IdentifyQueue
+from .ratelimit import READY_TIMEOUT, IdentifyQueue
 
 __all__ = ["FleetIdentifyQueue"]
 
@@ -88,7 +89,7 @@ class FleetIdentifyQueue(IdentifyQueue):
         interval: float = 5.0,
         *,
         floor: int = 0,
-        hold: float = 30.0,
+        hold: float = READY_TIMEOUT + 5.0,
         alive: float = 2.0,
         timeout: float = 0.5,
         poll: float = 0.05,
@@ -161,12 +162,13 @@ class FleetIdentifyQueue(IdentifyQueue):
             raise
 
     def release(self, shard_id: int, *, sent: bool) -> None:
-        """Free the key (in the background); after a send the next waits ``interval``."""
+        """Free the key (in the background); after a send the next waits ``interval`` from it."""
+        wait = self.wait_after(shard_id, sent)
         ticket = self._granted.pop(shard_id, None)
         if ticket is None:
             return
         keys = self._keys(self.key(shard_id))
-        interval_ms = int((self.interval + SEND_MARGIN) * 1000) if sent else 0
+        interval_ms = max(1, int(wait * 1000)) if sent else 0
 
         async def release() -> None:
             try:

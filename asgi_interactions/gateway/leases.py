@@ -5,8 +5,8 @@ member is a sorted-set entry that expires unless refreshed, a shard lease is a k
 holding ``member|token``, where the token is a fencing number that only grows (so a holder that
 lost its lease cannot write the shard's session state any more). ``FileLeases`` serves the
 workers of one host without Redis: ``flock`` on one file per member and per shard, released by
-the kernel when a process dies. Shards are spread by ``assign``: the same answer in every
-process that sees the same members.
+the kernel when a process dies, with each shard's session beside its lock. Shards are spread
+by ``assign``: the same answer in every process that sees the same members.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import logging
 import os
 import secrets
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -90,6 +91,8 @@ class LeaseBackend(Protocol):
     async def release(self, shard_id: int, token: int) -> None: ...
     async def load_session(self, shard_id: int) -> SavedSession | None: ...
     async def save_session(self, shard_id: int, token: int, session: SavedSession) -> bool: ...
+    async def save_delivered(self, entries: list[tuple[int, int, str, int]]) -> None: ...
+    async def drop_session(self, shard_id: int, token: int) -> None: ...
     async def leave(self) -> None: ...
 
 
@@ -120,6 +123,26 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# Record (shard, token, session, seq) entries' delivered sequence, each only under its lease
+# and never lower than what is recorded for the same session. KEYS: lease, delivered pairs.
+# ARGV: ttl, then holder and session|seq pairs.
+_DELIVERED = """
+for i = 1, #KEYS, 2 do
+  if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
+    local session, seq = string.match(ARGV[i + 2], '^(.*)|(%d+)$')
+    local old_session, old_seq = string.match(redis.call('GET', KEYS[i + 1]) or '', '^(.*)|(%d+)$')
+    if old_session ~= session or tonumber(old_seq) < tonumber(seq) then
+      redis.call('SET', KEYS[i + 1], ARGV[i + 2], 'EX', ARGV[1])
+    end
+  end
+end
+return 0
+"""
+# Forget a shard's session (it was ended) while holding its lease. KEYS: lease, session, delivered.
+_DROP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[2], KEYS[3]) end
+return 0
+"""
 # Refresh this member and return the live ones (expiry by Redis's own clock).
 _HEARTBEAT = """
 local t = redis.call('TIME')
@@ -148,6 +171,8 @@ class RedisLeases:
         self._release = self._client.register_script(_RELEASE)
         self._save = self._client.register_script(_SAVE)
         self._heartbeat = self._client.register_script(_HEARTBEAT)
+        self._delivered = self._client.register_script(_DELIVERED)
+        self._drop = self._client.register_script(_DROP)
 
     def _key(self, kind: str, shard_id: int | None = None) -> str:
         return f"{self.prefix}:{kind}" if shard_id is None else f"{self.prefix}:{kind}:{shard_id}"
@@ -194,23 +219,30 @@ class RedisLeases:
     async def load_session(self, shard_id: int) -> SavedSession | None:
         from redis.exceptions import ConnectionError, TimeoutError
 
+        keys = [self._key("session", shard_id), self._key("delivered", shard_id)]
         try:
-            raw = await self._client.get(self._key("session", shard_id))
+            raw, mark = await self._client.mget(keys)
         except (ConnectionError, TimeoutError, OSError) as exc:
             raise LeasesUnavailable(str(exc)) from exc
-        if raw is None:
-            return None
-        try:
-            saved = json.loads(raw)
-        except ValueError:
-            log.warning("shard %d: unreadable saved session ignored", shard_id)
-            return None
-        return saved if isinstance(saved, dict) and saved.get("session_id") else None
+        return _merge(shard_id, raw, mark)
+
+    async def save_delivered(self, entries: list[tuple[int, int, str, int]]) -> None:
+        """Record each entry's delivered sequence (one round trip), fenced by its lease."""
+        keys: list[str] = []
+        args: list[Any] = [SESSION_TTL]
+        for sid, token, session, seq in entries:
+            keys += [self._key("lease", sid), self._key("delivered", sid)]
+            args += [f"{self.member}|{token}", f"{session}|{seq}"]
+        await self._call(self._delivered, keys, args)
 
     async def save_session(self, shard_id: int, token: int, session: SavedSession) -> bool:
         keys = [self._key("lease", shard_id), self._key("session", shard_id)]
         args = [f"{self.member}|{token}", json.dumps(session), SESSION_TTL]
         return bool(await self._call(self._save, keys, args))
+
+    async def drop_session(self, shard_id: int, token: int) -> None:
+        keys = [self._key(kind, shard_id) for kind in ("lease", "session", "delivered")]
+        await self._call(self._drop, keys, [f"{self.member}|{token}"])
 
     async def leave(self) -> None:
         with contextlib.suppress(Exception):  # unreachable: the entry expires on its own
@@ -218,11 +250,31 @@ class RedisLeases:
         await self._client.aclose()
 
 
+def _merge(shard_id: int, raw: bytes | str | None, mark: bytes | str | None) -> SavedSession | None:
+    """A saved session, resuming from the recorded delivered sequence when it is further on."""
+    if raw is None:
+        return None
+    try:
+        saved = json.loads(raw)
+    except ValueError:
+        log.warning("shard %d: unreadable saved session ignored", shard_id)
+        return None
+    if not (isinstance(saved, dict) and saved.get("session_id")):
+        return None
+    if mark is not None:
+        text = mark.decode() if isinstance(mark, bytes) else mark
+        session, _, seq = text.rpartition("|")
+        if session == saved["session_id"] and seq.isdigit():
+            saved["seq"] = max(int(seq), saved.get("seq") or 0)
+    return saved
+
+
 class FileLeases:
     """``flock`` leases for the processes of one host (no Redis): a dead process's locks go
-    with it, so takeover needs no expiry. Sessions are not shared: a new holder identifies."""
+    with it, so takeover needs no expiry. A shard's session is kept in a file beside its lock,
+    written (write, then rename) only by the lock's holder, so the next holder resumes."""
 
-    shared_sessions = False
+    shared_sessions = True
 
     def __init__(self, name: str, directory: str | None = None) -> None:
         base = Path(directory or tempfile.gettempdir()) / "asgi-interactions-gateway" / name
@@ -231,6 +283,7 @@ class FileLeases:
         self.member = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._me: IO[bytes] | None = None
         self._held: dict[int, IO[bytes]] = {}
+        self._members: set[str] = set()
 
     async def join(self) -> None:
         self._join()
@@ -244,7 +297,9 @@ class FileLeases:
         self._me = handle
 
     async def heartbeat(self) -> list[str]:
-        return await asyncio.to_thread(self._live_members)
+        live = await asyncio.to_thread(self._live_members)
+        self._members = set(live)
+        return live
 
     def _live_members(self) -> list[str]:
         live = []
@@ -266,8 +321,18 @@ class FileLeases:
         return live
 
     async def holders(self, shard_count: int) -> dict[int, str]:
-        """Only this process's own locks are known: others' are opaque."""
-        return dict.fromkeys(self._held, self.member)
+        """Shard -> live holder: a holder writes its id in the lock file and clears it before
+        letting go; a dead one's id is ignored (it is no live member)."""
+        found = dict.fromkeys(self._held, self.member)
+        for sid in range(shard_count):
+            if sid not in found:
+                try:
+                    holder = (self.dir / f"shard-{sid}.lock").read_text()
+                except OSError:
+                    continue
+                if holder in self._members:
+                    found[sid] = holder
+        return found
 
     async def claim(self, shard_id: int, token: int) -> int:
         return self._claim(shard_id)
@@ -282,19 +347,50 @@ class FileLeases:
         except BlockingIOError:
             handle.close()
             return 0
+        os.ftruncate(handle.fileno(), 0)  # whose it is, for the others' spread
+        os.write(handle.fileno(), self.member.encode())
         self._held[shard_id] = handle
         return 1
 
     async def release(self, shard_id: int, token: int) -> None:
         handle = self._held.pop(shard_id, None)
         if handle is not None:
+            os.ftruncate(handle.fileno(), 0)  # no longer ours, before the lock goes
             handle.close()  # closing the only descriptor drops the lock
 
     async def load_session(self, shard_id: int) -> SavedSession | None:
-        return None
+        raw, mark = (self._read(shard_id, kind) for kind in ("session", "delivered"))
+        return _merge(shard_id, raw, mark)
+
+    def _read(self, shard_id: int, kind: str) -> str | None:
+        path = self.dir / f"shard-{shard_id}.{kind}"
+        try:
+            if time.time() - path.stat().st_mtime > SESSION_TTL:
+                return None  # Discord forgot that session long ago
+            return path.read_text()
+        except OSError:
+            return None
+
+    def _write(self, shard_id: int, kind: str, text: str) -> bool:
+        """Only while holding the shard's lock (the fence); atomic: write, then rename."""
+        if shard_id not in self._held:
+            return False
+        tmp = self.dir / f".shard-{shard_id}.{kind}.{self.member}"
+        tmp.write_text(text)
+        os.replace(tmp, self.dir / f"shard-{shard_id}.{kind}")
+        return True
 
     async def save_session(self, shard_id: int, token: int, session: SavedSession) -> bool:
-        return shard_id in self._held
+        return self._write(shard_id, "session", json.dumps(session))
+
+    async def save_delivered(self, entries: list[tuple[int, int, str, int]]) -> None:
+        for sid, _, session, seq in entries:
+            self._write(sid, "delivered", f"{session}|{seq}")
+
+    async def drop_session(self, shard_id: int, token: int) -> None:
+        if shard_id in self._held:
+            for kind in ("session", "delivered"):
+                (self.dir / f"shard-{shard_id}.{kind}").unlink(missing_ok=True)
 
     async def leave(self) -> None:
         for sid in list(self._held):

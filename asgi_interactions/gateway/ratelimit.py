@@ -16,6 +16,8 @@ __all__ = ["IdentifyQueue", "SendLimiter"]
 
 #: Seconds added to each IDENTIFY window: what reaches Discord late must still be spaced.
 SEND_MARGIN = 0.1
+#: Seconds an IDENTIFY's slot stays held waiting for its READY (then the next may go).
+READY_TIMEOUT = 30.0
 
 
 class SendLimiter:
@@ -63,8 +65,9 @@ class SendLimiter:
 class IdentifyQueue:
     """At most one IDENTIFY per ``rate_limit_key`` per ``interval`` seconds, first come first.
 
-    A slot is held from before connecting until the IDENTIFY is sent; the key's window starts
-    when the slot is released after a send, so spacing holds however long connecting took.
+    A slot is held from before connecting until the session's READY (or ``READY_TIMEOUT``, or
+    the connection's end); the key's window starts when the IDENTIFY is sent (``sent``), so
+    spacing holds however long connecting took, and a slow READY delays the next IDENTIFY.
     """
 
     def __init__(self, max_concurrency: int = 1, interval: float = 5.0) -> None:
@@ -72,6 +75,7 @@ class IdentifyQueue:
         self.interval = interval
         self._locks: dict[int, asyncio.Lock] = {}
         self._next: dict[int, float] = {}
+        self._sent_at: dict[int, float] = {}
 
     def key(self, shard_id: int) -> int:
         """The shard's rate-limit key."""
@@ -90,9 +94,23 @@ class IdentifyQueue:
                 lock.release()
                 raise
 
+    def sent(self, shard_id: int) -> None:
+        """The shard's IDENTIFY went out now (its slot stays held until ``release``)."""
+        self._sent_at[shard_id] = time.monotonic()
+
+    def wait_after(self, shard_id: int, sent: bool) -> float:
+        """Seconds from now until the key may identify again (0: nothing was sent)."""
+        at = self._sent_at.pop(shard_id, None)
+        if not sent:
+            return 0.0
+        since = time.monotonic() - at if at is not None else 0.0
+        return max(0.0, self.interval + SEND_MARGIN - since)  # a margin for the way to Discord
+
     def release(self, shard_id: int, *, sent: bool) -> None:
-        """Free the key; if an IDENTIFY went out, the next waits ``interval`` (+ margin)."""
+        """Free the key; if an IDENTIFY went out, the next waits ``interval`` (+ margin) from
+        when it was sent (``sent``; else from now)."""
         key = self.key(shard_id)
-        if sent:  # a margin for the time the IDENTIFY takes to reach Discord
-            self._next[key] = time.monotonic() + self.interval + SEND_MARGIN
+        wait = self.wait_after(shard_id, sent)
+        if sent:
+            self._next[key] = time.monotonic() + wait
         self._locks[key].release()

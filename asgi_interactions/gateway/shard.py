@@ -28,7 +28,7 @@ from .commands import MemberRequests
 from .connection import GatewayConnection
 from .errors import FATAL_CLOSE_CODES, GatewayError
 from .events import GatewayEvent
-from .ratelimit import IdentifyQueue, SendLimiter
+from .ratelimit import READY_TIMEOUT, IdentifyQueue, SendLimiter
 from .settings import ShardConfig, ShardStatus
 from .transport import Decoder, encode, make_decoder
 
@@ -108,6 +108,7 @@ class Shard:
         self.lease_ok: Callable[[], bool] | None = None
         self._close_code = 1000
         self._holding_slot = False
+        self._slot_sent = False  # the held IDENTIFY slot's IDENTIFY went out: READY is awaited
         self._background: set[asyncio.Task[Any]] = set()
         #: Op 8 requests in flight: chunks collected by nonce, RATE_LIMITED retried (commands.py).
         self.members = MemberRequests(shard_id, self.send, self._spawn)
@@ -265,12 +266,15 @@ class Shard:
                     self._spawn(self._close_ws(ws, RECONNECT_CODE))
             return reason
         finally:
-            self._release_slot(sent=False)
+            self._release_slot()
 
-    def _release_slot(self, *, sent: bool) -> None:
+    def _release_slot(self) -> None:
+        """Free the IDENTIFY slot: at READY, after ``READY_TIMEOUT``, or when the connection
+        ends (the key's next IDENTIFY then waits its interval from this one's send)."""
         if self._holding_slot:
             self._holding_slot = False
-            self.queue.release(self.id, sent=sent)
+            self.queue.release(self.id, sent=self._slot_sent)
+            self._slot_sent = False
 
     async def _drive(self, conn: _Conn, *, resume: bool) -> _Reason:
         hello = await self._first_payload(conn)
@@ -280,6 +284,7 @@ class Shard:
         conn.limiter.reserve_for(conn.interval)
         beats = asyncio.ensure_future(self._heartbeat(conn))
         reader = asyncio.ensure_future(asyncio.shield(conn.ended))
+        timer: asyncio.TimerHandle | None = None
         try:
             if self.lease_ok is not None and not self.lease_ok():
                 return _Reason("lease not renewed", resume=self._resumable())
@@ -292,12 +297,16 @@ class Shard:
                 self._set_state("identifying")
                 await self._send_now(conn, self._identify_payload())
                 self.identifies += 1
-                self._release_slot(sent=True)
+                self.queue.sent(self.id)
+                self._slot_sent = True
+                timer = asyncio.get_running_loop().call_later(READY_TIMEOUT, self._release_slot)
             done, _ = await asyncio.wait({beats, reader}, return_when=asyncio.FIRST_COMPLETED)
             return next(iter(done)).result()
         except ConnectionClosed as exc:
             return self._closed(exc)
         finally:
+            if timer is not None:
+                timer.cancel()
             for task in (beats, reader):
                 task.cancel()
             await asyncio.wait({beats, reader})
@@ -441,6 +450,7 @@ class Shard:
             self.session_id = data.get("session_id")
             self.resume_url = data.get("resume_gateway_url")
             self.session_started = time.monotonic()
+            self._release_slot()
             self._went_live(conn, "ready")
             self.members.on_new_session()
         elif name == "RESUMED":

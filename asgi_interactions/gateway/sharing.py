@@ -14,7 +14,8 @@ from functools import partial
 from typing import Any, Protocol
 
 from .coordinator import Coordinator
-from .events import GatewayEvent
+from .delivery import DeliveryRecorder, delivered
+from .events import Dispatcher, GatewayEvent
 from .identify_queue import FleetIdentifyQueue
 from .leases import FileLeases, LeaseBackend, RedisLeases, SavedSession, namespace
 from .ratelimit import IdentifyQueue
@@ -35,7 +36,10 @@ class _Gateway(Protocol):
     _budget: tuple[int, float] | None
     _fleet_queue: FleetIdentifyQueue | None
     _coordinator: Coordinator | None
+    _recorder: DeliveryRecorder | None
     _start_args: tuple[int, str, IdentifyQueue] | None
+    _dispatcher: Dispatcher
+    _app_loop: asyncio.AbstractEventLoop | None
     _shards: dict[int, Shard]
     _shard_tasks: dict[int, asyncio.Task[None]]
     _io_tasks: list[asyncio.Task[None]]
@@ -53,6 +57,7 @@ class SharedShards:
 
     _fleet_queue: FleetIdentifyQueue | None
     _coordinator: Coordinator | None
+    _recorder: DeliveryRecorder | None = None
     _start_args: tuple[int, str, IdentifyQueue] | None
 
     async def _io_start_shared(self: _Gateway, url: str, count: int, queue: IdentifyQueue) -> None:
@@ -87,6 +92,15 @@ class SharedShards:
             self._shards,
             expires=isinstance(backend, RedisLeases),
         )
+        if backend.shared_sessions:  # a takeover resumes after the last event delivered here
+            assert self._app_loop is not None
+            dispatcher = self._dispatcher
+            gap = 0.01 if isinstance(backend, RedisLeases) else 0.05  # a file per shard
+            self._recorder = DeliveryRecorder(
+                coordinator, dispatcher, self._app_loop, asyncio.get_running_loop(), min_gap=gap
+            )
+            coordinator.progress = partial(delivered, dispatcher)
+            self._io_tasks.append(asyncio.ensure_future(self._recorder.run()))
         await coordinator.start()
         self._io_tasks.append(asyncio.ensure_future(coordinator.run()))
         self._io_tasks.append(asyncio.ensure_future(coordinator.watchdog()))
@@ -100,6 +114,8 @@ class SharedShards:
         shard = Shard(sid, count, url, self.config, queue, self._deliver, self._flush)
         if saved is not None:
             shard.restore(str(saved["session_id"]), str(saved["resume_url"]), saved.get("seq"))
+            if self._recorder is not None:
+                self._recorder.forget(sid, str(saved["session_id"]))
         if self._coordinator is not None:
             shard.lease_ok = partial(self._coordinator.lease_ok, sid)
         shard.first_ready.add_done_callback(_retrieved)  # start() may no longer be waiting

@@ -113,6 +113,7 @@ class FakeGateway:
         fragment_frames: int = 0,
         member_window: float = 30.0,
         member_chunk_size: int = 1000,
+        ready_delay: float = 0.0,
     ) -> None:
         self.token = token
         self.heartbeat_interval = heartbeat_interval
@@ -125,6 +126,8 @@ class FakeGateway:
         self.fragment_frames = fragment_frames  # send each message as N-byte WS frames
         self.member_window = member_window  # one all-members request per guild per window
         self.member_chunk_size = member_chunk_size  # Discord: up to 1000 members per chunk
+        self.ready_delay = ready_delay  # seconds from IDENTIFY to READY (heartbeats go on)
+        self._later: set[asyncio.Task[None]] = set()
         self.guild_members: dict[str, list[dict[str, Any]]] = {}  # guild id -> member objects
         self.unanswered_member_requests = 0  # the next N op 8 get no answer at all
         self.soundboard: dict[str, list[dict[str, Any]]] = {}  # guild id -> soundboard sounds
@@ -426,8 +429,19 @@ class FakeGateway:
             "shard": [shard_id, count],
             "application": {"id": "1000", "flags": 0},
         }
+        if self.ready_delay:  # in the background: the connection's heartbeats are answered
+            task = asyncio.ensure_future(self._ready_later(conn, session, ready))
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
+            return
         await self.dispatch_to(session, "READY", ready)
         await self._maybe_drop(conn)
+
+    async def _ready_later(self, conn: FakeConn, session: FakeSession, ready: Any) -> None:
+        await asyncio.sleep(self.ready_delay)
+        if conn.closed_at is None:
+            await self.dispatch_to(session, "READY", ready)
+            await self._maybe_drop(conn)
 
     async def dispatch_to(self, session: FakeSession, name: str, data: Any) -> None:
         session.seq += 1

@@ -172,3 +172,34 @@ async def test_drain_cancels_a_stuck_listener_within_the_limit() -> None:
     async with asyncio.timeout(10):
         await dispatcher.drain(0.05)
     assert cancelled.is_set() and not dispatcher.tasks
+
+
+async def test_delivered_sequence_waits_for_listeners_that_are_still_running() -> None:
+    """With delivery tracking (shared shards), a shard's delivered sequence is the last one with
+    no listener of it or of an earlier event still running, under the session of its READY."""
+    from asgi_interactions.gateway.delivery import delivered
+
+    dispatcher = Dispatcher()
+    dispatcher.delivered = {}
+    idle: list[int] = []
+    dispatcher.on_idle = lambda: idle.append(1)
+    release = asyncio.Event()
+
+    async def slow(ev: GatewayEvent) -> None:
+        if ev.seq == 2:
+            await release.wait()
+
+    dispatcher.add("*", slow)
+
+    for ev in [GatewayEvent("READY", 0, 1, {"session_id": "s1"}), event(2), event(3), event(4)]:
+        dispatcher.dispatch(ev)
+    await wait_until(lambda: dispatcher.delivered.get(0) == 4, 10, "every listener started")  # type: ignore[union-attr]
+    assert delivered(dispatcher, 0) == ("s1", 1), "2 still runs: only READY is delivered"
+    assert idle, "the recorder is told when the queue ran empty"
+    release.set()
+    await settle(dispatcher)
+    assert delivered(dispatcher, 0) == ("s1", 4)
+    dispatcher.dispatch(GatewayEvent("READY", 0, 1, {"session_id": "s2"}))  # a new session
+    await settle(dispatcher)
+    assert delivered(dispatcher, 0) == ("s2", 1)
+    assert delivered(dispatcher, 1) is None, "nothing known of another shard"

@@ -193,7 +193,7 @@ def _build() -> SchemaValidator:
 
 def _lazy(instance: Any, body: bytes | bytearray | str) -> Interaction:
     """Keep the body on a freshly validated eager instance, for its deferred fields."""
-    kept = body if type(body) is bytes or type(body) is str else bytes(body)
+    kept = bytes(body) if isinstance(body, bytearray) else body
     setattr_ = object.__setattr__
     # The eager model has the public subclass's layout (pydantic's four slots) and a subset of
     # its fields: the instance becomes one in place, the deferred fields pending.

@@ -127,8 +127,8 @@ class Runner:
             name = f"interaction {interaction.id}"
             coro = self._run(ctx, handler, box)
             task = asyncio.Task(coro, loop=loop, name=name, eager_start=True)
-            if task.done():
-                return ctx._initial.result(), task
+            if task.done() and ctx._initial is not None:
+                return ctx._initial, task
             self.tasks.add(task)
             task.add_done_callback(self._finished)
             return await self._wait_initial(ctx, task, started, loop)
@@ -149,8 +149,8 @@ class Runner:
         if task.done():
             self.tasks.discard(task)
             self._expired.discard(task)
-            if ctx._initial.done():
-                return ctx._initial.result(), task
+            if ctx._initial is not None:
+                return ctx._initial, task
         else:
             task.set_name(f"interaction {interaction.id}")
             task.add_done_callback(self._finished)
@@ -165,14 +165,14 @@ class Runner:
     ) -> tuple[InitialResponse, asyncio.Task[None]]:
         """Wait for the initial response of a handler that suspended, deferring at defer_after."""
         timer = None
-        if ctx._initial.done():
+        if ctx._initial is not None:
             pass  # answered already (ctx.defer() or respond()): only the deadline is left
         elif self.defer_after is not None:
             timer = loop.call_at(started + self.defer_after, self._auto_defer, ctx)
         else:
             self._arm_deadline(task, started)  # nothing else bounds the wait below
         try:
-            initial = await ctx._initial
+            initial = await ctx._initial_future()
         except BaseException:
             ctx._abandon_initial()  # nobody will deliver it now: never leave ctx.defer() waiting
             raise

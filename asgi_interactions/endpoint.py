@@ -108,8 +108,11 @@ class Endpoint:
                 await self._reply_serverless(interaction, initial, task, send)
             elif initial.files:
                 await self._reply_with_files(interaction, initial, send)
-            else:
-                await reply(send, 200, to_json(initial.payload))
+            else:  # reply(), inline: the commonest answer
+                body = to_json(initial.payload)
+                headers = [_JSON, (b"content-length", b"%d" % len(body))]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
         finally:
             initial.mark_sent()
 

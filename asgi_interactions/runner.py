@@ -54,6 +54,7 @@ class _Notice:
 
 _NOT_HANDLED = _Notice(NOT_HANDLED_TEXT)
 _FAILED = _Notice(FAILED_TEXT)
+_OFFERED = _Notice("")  # what Runner._offer returns once the result is the initial response
 _TASK_NAME = "interaction"  # until it suspends: then "interaction <id>", for the logs
 
 
@@ -236,7 +237,9 @@ class Runner:
             result = _FAILED
         finally:
             in_handler.discard(task)
-        await self._deliver(ctx, result)
+        result = self._offer(ctx, result)
+        if result is not _OFFERED:  # the initial response is gone: edit or follow up
+            await self._deliver(ctx, result)
 
     async def _handle_error(self, ctx: Context, exc: Exception) -> Any:
         log.error(
@@ -255,26 +258,33 @@ class Runner:
                     return result
         return _FAILED
 
-    async def _deliver(self, ctx: Context, result: Any) -> None:
-        """Hand the result over as the initial response, or edit/follow up once that is gone."""
+    def _offer(self, ctx: Context, result: Any) -> Any:
+        """Offer the result as the initial response (no await: the common case needs none).
+
+        Returns ``_OFFERED`` if it became the initial response, else what ``_deliver`` must
+        send after it (a failure notice in place of None)."""
+        if ctx._initial is not None:
+            return result
         interaction = ctx.interaction
-        if not ctx.responded:
-            if result is None:
-                log.warning("handler for interaction %s returned nothing", interaction.id)
-                result = _FAILED
-            if isinstance(result, _Notice):
-                response = InitialResponse(notice(result.text, interaction.type), [])
-            else:
-                try:
-                    payload, files = callback_payload(
-                        result, interaction.type, from_message=interaction.message is not None
-                    )
-                except (TypeError, ValueError) as exc:
-                    log.error("invalid handler result for interaction %s: %s", interaction.id, exc)
-                    payload, files = notice(FAILED_TEXT, interaction.type), []
-                response = InitialResponse(payload, files)
-            if ctx._offer_initial(response):
-                return
+        if result is None:
+            log.warning("handler for interaction %s returned nothing", interaction.id)
+            result = _FAILED
+        if isinstance(result, _Notice):
+            response = InitialResponse(notice(result.text, interaction.type), [])
+        else:
+            try:
+                payload, files = callback_payload(
+                    result, interaction.type, from_message=interaction.message is not None
+                )
+            except (TypeError, ValueError) as exc:
+                log.error("invalid handler result for interaction %s: %s", interaction.id, exc)
+                payload, files = notice(FAILED_TEXT, interaction.type), []
+            response = InitialResponse(payload, files)
+        return _OFFERED if ctx._offer_initial(response) else result
+
+    async def _deliver(self, ctx: Context, result: Any) -> None:
+        """Edit the original or follow up with a result that came after the initial response."""
+        interaction = ctx.interaction
         if result is None:
             return
         if interaction.type == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:

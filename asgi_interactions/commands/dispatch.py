@@ -148,7 +148,36 @@ class Dispatcher:
         itype = interaction.type
         data = interaction.data
         if itype == 2 and isinstance(data, ApplicationCommandData):
-            return await self._dispatch_command(ctx, data)
+            # The commonest path, in this one frame: routing, option conversion, and an async
+            # handler called as ``_call`` would.
+            ctype = data.type
+            path = data.name
+            options = data.options
+            if ctype != 1:
+                options = []
+            elif options and options[0].type in _GROUP_TYPES:
+                path, options = self._leaf(data)
+            entry = self._find_command(ctype, path, data.guild_id)
+            try:
+                if isinstance(entry, Command):
+                    kwargs = entry.convert(options, data.resolved)
+                    args: tuple[Any, ...] = ()
+                else:
+                    assert isinstance(entry, ContextMenuCommand)
+                    args = (entry.target(data.target_id, data.resolved),)
+                    kwargs = {}
+            except OptionConversionError as exc:
+                log.debug("command %r: %s", path, exc)
+                return _conversion_message(exc)
+            if not entry.is_async:
+                return await _call(entry, ctx, args, kwargs)
+            try:
+                result = await entry.callback(ctx, *args, **kwargs)
+                if type(result) not in _PLAIN and inspect.isawaitable(result):
+                    result = await result
+                return result
+            except Exception as exc:
+                return await _answer_error(entry, ctx, exc)
         if itype == 3 and isinstance(data, ComponentData):
             return await self._dispatch_component(ctx, data)
         if itype == 4 and isinstance(data, ApplicationCommandData):
@@ -179,38 +208,6 @@ class Dispatcher:
             return found
         kind = COMMAND_TYPE_NAMES.get(ctype, f"type {ctype}")
         raise HandlerNotFound(f"no handler for {kind} command {path!r}")
-
-    async def _dispatch_command(self, ctx: Any, data: ApplicationCommandData) -> object:
-        """The commonest path: routing, option conversion and an async handler's call (the
-        body of ``_call``) in one frame."""
-        ctype = data.type
-        path = data.name
-        options = data.options
-        if ctype != 1:
-            options = []
-        elif options and options[0].type in _GROUP_TYPES:
-            path, options = self._leaf(data)
-        entry = self._find_command(ctype, path, data.guild_id)
-        try:
-            if isinstance(entry, Command):
-                kwargs = entry.convert(options, data.resolved)
-                args: tuple[Any, ...] = ()
-            else:
-                assert isinstance(entry, ContextMenuCommand)
-                args = (entry.target(data.target_id, data.resolved),)
-                kwargs = {}
-        except OptionConversionError as exc:
-            log.debug("command %r: %s", path, exc)
-            return _conversion_message(exc)
-        if not entry.is_async:
-            return await _call(entry, ctx, args, kwargs)
-        try:
-            result = await entry.callback(ctx, *args, **kwargs)
-            if type(result) not in _PLAIN and inspect.isawaitable(result):
-                result = await result
-            return result
-        except Exception as exc:
-            return await _answer_error(entry, ctx, exc)
 
     async def _dispatch_autocomplete(self, ctx: Any, data: ApplicationCommandData) -> object:
         path, options = self._leaf(data)

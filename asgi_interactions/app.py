@@ -349,7 +349,7 @@ class InteractionApp:
 
     def _prepare_parent(self, app: Any) -> int:
         added = fix_mounts(self, app) + fix_mounts(self.webhook_events, app)
-        install_front_door(self, app)
+        install_front_door(self, app, self._endpoint)
         return added
 
     def fix_mounts(self, app: Any) -> int:

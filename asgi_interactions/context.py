@@ -58,12 +58,14 @@ class Context:
     ``rest`` and ``application_id``, so it never imports the app at run time.
     """
 
-    __slots__ = ("_initial", "app", "interaction")
+    __slots__ = ("_initial", "_waiter", "app", "interaction")
 
     def __init__(self, interaction: Interaction, app: InteractionApp) -> None:
         self.interaction = interaction
         self.app = app
-        self._initial: asyncio.Future[InitialResponse] = asyncio.get_running_loop().create_future()
+        self._initial: InitialResponse | None = None
+        # A future only for a runner that has to wait (a handler that suspends): most never do.
+        self._waiter: asyncio.Future[InitialResponse] | None = None
 
     # -- shortcuts into the interaction -------------------------------------------------------
 
@@ -117,25 +119,25 @@ class Context:
     @property
     def responded(self) -> bool:
         """True once the initial response (a reply or a deferral) has been handed over."""
-        return self._initial.done()
+        return self._initial is not None
 
     @property
     def deferred(self) -> bool:
         """True if the initial response was a deferral, so the result must edit ``@original``."""
-        return self._initial.done() and self._initial.result().deferred
+        return self._initial is not None and self._initial.deferred
 
     # -- answering -----------------------------------------------------------------------------
 
     async def defer(self, ephemeral: bool = False) -> None:
         """Acknowledge now (type 5, or 6 for components); the handler's result edits it later."""
-        if self._initial.done():
+        if self._initial is not None:
             return
         payload = deferred_payload(self.interaction.type, ephemeral)
         await self._send_initial(InitialResponse(payload, [], deferred=True))
 
     async def respond(self, result: Message | str | Any) -> None:
         """Send the initial response now and keep working; later output goes to follow-ups."""
-        if self._initial.done():
+        if self._initial is not None:
             raise ResponseError("this interaction already has its initial response")
         interaction = self.interaction
         payload, files = callback_payload(
@@ -164,28 +166,35 @@ class Context:
         await self.rest.delete_original_response(self.application_id, self.interaction.token or "")
 
     async def _send_initial(self, response: InitialResponse) -> None:
-        self._initial.set_result(response)
+        self._offer_initial(response)
         await response.sent
 
     def _offer_initial(self, response: InitialResponse) -> bool:
         """Set the initial response unless one was already set (used by the app; no waiting)."""
-        if self._initial.done():
+        if self._initial is not None:
             return False
-        self._initial.set_result(response)
+        self._initial = response
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(response)
         return True
+
+    def _initial_future(self) -> asyncio.Future[InitialResponse]:
+        """A future of the initial response, for whoever delivers it (made on first call)."""
+        waiter = self._waiter
+        if waiter is None:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            if self._initial is not None:
+                waiter.set_result(self._initial)
+        return waiter
 
     def _abandon_initial(self) -> None:
         """Whoever was to deliver the initial response is gone (its request was cancelled):
         resolve what a handler may be waiting on, so ``ctx.defer()`` returns instead of hanging."""
         initial = self._initial
-        if initial.done() and not initial.cancelled():
-            initial.result().mark_sent()
-            return
-        lost = InitialResponse({}, [])
-        lost.mark_sent()
-        replacement = asyncio.get_running_loop().create_future()
-        replacement.set_result(lost)
-        self._initial = replacement
+        if initial is None:
+            initial = self._initial = InitialResponse({}, [])  # later offers are refused
+        initial.mark_sent()
 
     def __repr__(self) -> str:
         i = self.interaction

@@ -17,8 +17,8 @@ from starlette.types import Receive, Scope, Send
 
 from .body import BUSY, TIMED_OUT, TOO_LARGE, BodyReader, BodyRejected, current_task
 from .context import InitialResponse
-from .models import Interaction, InteractionType
-from .models.lazy import parse_lazily
+from .models import Interaction
+from .models.lazy import parse_request
 from .runner import FAILED_TEXT, FAILURE_EDIT_RESERVE, Runner, notice
 from .verify import SignatureVerifier, VerificationError
 
@@ -30,6 +30,7 @@ security_log = logging.getLogger("asgi_interactions.security")
 # Precomputed answers: the hot path should not rebuild constant bytes.
 _JSON = (b"content-type", b"application/json")
 _PONG = b'{"type":1}'
+_PONG_LENGTH = (b"content-length", b"%d" % len(_PONG))
 _CLOSE = ((b"connection", b"close"),)
 
 
@@ -86,13 +87,17 @@ class Endpoint:
             return  # answered already (an error), or the client went away
 
         try:
-            interaction = parse_lazily(body)
+            interaction = parse_request(body)
         except ValidationError as exc:
             await reply(send, 400, error_body(_describe_invalid(exc)))
             return
 
-        if interaction.type == InteractionType.PING:
-            await reply(send, 200, _PONG)
+        if interaction is None:  # a PING: only its type was read
+            # Fresh messages: middleware may edit a message's headers in place.
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [_JSON, _PONG_LENGTH]}
+            )
+            await send({"type": "http.response.body", "body": _PONG})
             return
         if not self._is_running():
             await self._ensure_started()
@@ -103,8 +108,11 @@ class Endpoint:
                 await self._reply_serverless(interaction, initial, task, send)
             elif initial.files:
                 await self._reply_with_files(interaction, initial, send)
-            else:
-                await reply(send, 200, to_json(initial.payload))
+            else:  # reply(), inline: the commonest answer
+                body = to_json(initial.payload)
+                headers = [_JSON, (b"content-length", b"%d" % len(body))]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
         finally:
             initial.mark_sent()
 

@@ -231,7 +231,7 @@ class FrontDoor:
 
     def __init__(self, app: ASGIApp, bot: ASGIApp, paths: dict[str, str]) -> None:
         self.app = app
-        self.bot = bot
+        self.bot = bot  # the bot, or its HTTP handler (install_front_door)
         self.paths = paths  # request path -> the mount prefix (the bot's root_path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -244,13 +244,14 @@ class FrontDoor:
         await self.app(scope, receive, send)
 
 
-def install_front_door(bot: ASGIApp, app: Any) -> bool:
+def install_front_door(bot: ASGIApp, app: Any, http: ASGIApp | None = None) -> bool:
     """Put a ``FrontDoor`` before a Starlette/FastAPI parent's middleware stack, when safe.
 
     Safe means: the stack is built (the parent's lifespan is running), the parent has no user
     middleware and no handler for 500/``Exception`` (both must keep seeing every request), and
     for each path the bot's ``Mount`` (or its no-slash route) is the route Starlette would pick
-    for a POST. Returns whether it was installed.
+    for a POST. ``http``, when given, answers those requests in the bot's place (its HTTP
+    handler, one call shorter than the bot itself). Returns whether it was installed.
     """
     stack = getattr(app, "middleware_stack", None)
     router = getattr(app, "router", None)
@@ -285,7 +286,7 @@ def install_front_door(bot: ASGIApp, app: Any) -> bool:
             paths[path] = route.path
     if not paths:
         return False
-    app.middleware_stack = FrontDoor(stack, bot, paths)
+    app.middleware_stack = FrontDoor(stack, http or bot, paths)
     log.debug("front door: %s served straight by the bot", ", ".join(sorted(paths)))
     return True
 

@@ -54,6 +54,7 @@ class _Notice:
 
 _NOT_HANDLED = _Notice(NOT_HANDLED_TEXT)
 _FAILED = _Notice(FAILED_TEXT)
+_OFFERED = _Notice("")  # what Runner._offer returns once the result is the initial response
 _TASK_NAME = "interaction"  # until it suspends: then "interaction <id>", for the logs
 
 
@@ -127,8 +128,8 @@ class Runner:
             name = f"interaction {interaction.id}"
             coro = self._run(ctx, handler, box)
             task = asyncio.Task(coro, loop=loop, name=name, eager_start=True)
-            if task.done():
-                return ctx._initial.result(), task
+            if task.done() and ctx._initial is not None:
+                return ctx._initial, task
             self.tasks.add(task)
             task.add_done_callback(self._finished)
             return await self._wait_initial(ctx, task, started, loop)
@@ -149,8 +150,8 @@ class Runner:
         if task.done():
             self.tasks.discard(task)
             self._expired.discard(task)
-            if ctx._initial.done():
-                return ctx._initial.result(), task
+            if ctx._initial is not None:
+                return ctx._initial, task
         else:
             task.set_name(f"interaction {interaction.id}")
             task.add_done_callback(self._finished)
@@ -165,14 +166,14 @@ class Runner:
     ) -> tuple[InitialResponse, asyncio.Task[None]]:
         """Wait for the initial response of a handler that suspended, deferring at defer_after."""
         timer = None
-        if ctx._initial.done():
+        if ctx._initial is not None:
             pass  # answered already (ctx.defer() or respond()): only the deadline is left
         elif self.defer_after is not None:
             timer = loop.call_at(started + self.defer_after, self._auto_defer, ctx)
         else:
             self._arm_deadline(task, started)  # nothing else bounds the wait below
         try:
-            initial = await ctx._initial
+            initial = await ctx._initial_future()
         except BaseException:
             ctx._abandon_initial()  # nobody will deliver it now: never leave ctx.defer() waiting
             raise
@@ -236,7 +237,9 @@ class Runner:
             result = _FAILED
         finally:
             in_handler.discard(task)
-        await self._deliver(ctx, result)
+        result = self._offer(ctx, result)
+        if result is not _OFFERED:  # the initial response is gone: edit or follow up
+            await self._deliver(ctx, result)
 
     async def _handle_error(self, ctx: Context, exc: Exception) -> Any:
         log.error(
@@ -255,26 +258,33 @@ class Runner:
                     return result
         return _FAILED
 
-    async def _deliver(self, ctx: Context, result: Any) -> None:
-        """Hand the result over as the initial response, or edit/follow up once that is gone."""
+    def _offer(self, ctx: Context, result: Any) -> Any:
+        """Offer the result as the initial response (no await: the common case needs none).
+
+        Returns ``_OFFERED`` if it became the initial response, else what ``_deliver`` must
+        send after it (a failure notice in place of None)."""
+        if ctx._initial is not None:
+            return result
         interaction = ctx.interaction
-        if not ctx.responded:
-            if result is None:
-                log.warning("handler for interaction %s returned nothing", interaction.id)
-                result = _FAILED
-            if isinstance(result, _Notice):
-                response = InitialResponse(notice(result.text, interaction.type), [])
-            else:
-                try:
-                    payload, files = callback_payload(
-                        result, interaction.type, from_message=interaction.message is not None
-                    )
-                except (TypeError, ValueError) as exc:
-                    log.error("invalid handler result for interaction %s: %s", interaction.id, exc)
-                    payload, files = notice(FAILED_TEXT, interaction.type), []
-                response = InitialResponse(payload, files)
-            if ctx._offer_initial(response):
-                return
+        if result is None:
+            log.warning("handler for interaction %s returned nothing", interaction.id)
+            result = _FAILED
+        if isinstance(result, _Notice):
+            response = InitialResponse(notice(result.text, interaction.type), [])
+        else:
+            try:
+                payload, files = callback_payload(
+                    result, interaction.type, from_message=interaction.message is not None
+                )
+            except (TypeError, ValueError) as exc:
+                log.error("invalid handler result for interaction %s: %s", interaction.id, exc)
+                payload, files = notice(FAILED_TEXT, interaction.type), []
+            response = InitialResponse(payload, files)
+        return _OFFERED if ctx._offer_initial(response) else result
+
+    async def _deliver(self, ctx: Context, result: Any) -> None:
+        """Edit the original or follow up with a result that came after the initial response."""
+        interaction = ctx.interaction
         if result is None:
             return
         if interaction.type == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:

@@ -20,7 +20,7 @@ from pydantic_core import CoreSchema, SchemaValidator, core_schema
 if TYPE_CHECKING:
     from .interaction import Interaction
 
-__all__ = ["DEFERRED_FIELDS", "LazyFields", "parse_lazily"]
+__all__ = ["DEFERRED_FIELDS", "LazyFields", "parse_lazily", "parse_request"]
 
 DEFERRED_FIELDS = (
     "guild",
@@ -123,9 +123,10 @@ class LazyFields:
 
 
 class _Parsers:
-    """The two validators, built on first use from ``Interaction``'s own field definitions."""
+    """The validators, built on first use from ``Interaction``'s own field definitions."""
 
     eager: ClassVar[SchemaValidator | None] = None
+    request: ClassVar[SchemaValidator | None] = None
     deferred: ClassVar[TypeAdapter[Any] | None] = None
     public: ClassVar[dict[type, type[Interaction]]] = {}  # eager model -> public subclass
 
@@ -142,8 +143,9 @@ def _model(cls: type[BaseModel], names: Any, extra: str) -> type[BaseModel]:
 
 
 def _build() -> SchemaValidator:
-    """A tagged union on ``type`` of one eager model per public subclass (its fields but the
-    deferred ones, unknown fields ignored); ``type`` stays a strict integer inside each."""
+    """Two tagged unions on ``type``: ``eager``, one model per public subclass (its fields but
+    the deferred ones, unknown fields ignored), and ``request``, the same but PING, which only
+    reads ``type``. ``type`` stays a strict integer inside each choice."""
     from .interaction import (
         AutocompleteInteraction,
         CommandInteraction,
@@ -171,12 +173,34 @@ def _build() -> SchemaValidator:
             schema = schema["schema"]
         _Parsers.public[schema["cls"]] = cls
         choices[tag] = schema
-    union = core_schema.tagged_union_schema(choices, discriminator="type")
-    eager = SchemaValidator(core_schema.definitions_schema(union, list(definitions.values())))
+    ping: CoreSchema = core_schema.typed_dict_schema(
+        {"type": core_schema.typed_dict_field(core_schema.int_schema(strict=True))},
+        extra_behavior="ignore",
+    )
+    found = list(definitions.values())
+
+    def union(with_ping: CoreSchema) -> SchemaValidator:
+        tagged = core_schema.tagged_union_schema({**choices, 1: with_ping}, discriminator="type")
+        return SchemaValidator(core_schema.definitions_schema(tagged, found))
+
+    eager = union(choices[1])
+    _Parsers.request = union(ping)
     deferred = _model(Interaction, DEFERRED_FIELDS, "allow")
     _Parsers.deferred = TypeAdapter(deferred)
     _Parsers.eager = eager
     return eager
+
+
+def _lazy(instance: Any, body: bytes | bytearray | str) -> Interaction:
+    """Keep the body on a freshly validated eager instance, for its deferred fields."""
+    kept = bytes(body) if isinstance(body, bytearray) else body
+    setattr_ = object.__setattr__
+    # The eager model has the public subclass's layout (pydantic's four slots) and a subset of
+    # its fields: the instance becomes one in place, the deferred fields pending.
+    setattr_(instance, "__class__", _Parsers.public[type(instance)])
+    setattr_(instance, "__pydantic_extra__", {})
+    setattr_(instance, "__pydantic_private__", {_BODY: kept})
+    return cast("Interaction", instance)
 
 
 def parse_lazily(body: bytes | bytearray | str) -> Interaction:
@@ -193,12 +217,21 @@ def parse_lazily(body: bytes | bytearray | str) -> Interaction:
         from .interaction import Interaction
 
         return Interaction.model_validate_json(body)
-    cls = _Parsers.public[type(eager)]
-    instance = cls.__new__(cls)
-    kept = body if isinstance(body, bytes | str) else bytes(body)
-    setattr_ = object.__setattr__
-    setattr_(instance, "__dict__", eager.__dict__)
-    setattr_(instance, "__pydantic_fields_set__", eager.__pydantic_fields_set__)
-    setattr_(instance, "__pydantic_extra__", {})
-    setattr_(instance, "__pydantic_private__", {_BODY: kept})
-    return instance
+    return _lazy(eager, body)
+
+
+def parse_request(body: bytes | bytearray | str) -> Interaction | None:
+    """`parse_lazily` for the endpoint: None for a PING (its ``type`` read strictly, nothing else:
+    it is answered with constant bytes), else the same lazily validated interaction."""
+    if _Parsers.request is None:
+        _build()
+    assert _Parsers.request is not None
+    try:
+        parsed = _Parsers.request.validate_json(body)
+    except ValidationError:
+        from .interaction import Interaction
+
+        return Interaction.model_validate_json(body)
+    if type(parsed) is dict:
+        return None
+    return _lazy(parsed, body)

@@ -76,3 +76,32 @@ async def test_defer_in_the_first_step_answers_at_once_without_waiting_for_the_t
         assert response.json == {"type": 5, "data": {"flags": 64}}
         assert len(bot._runner.tasks) == 1
         release.set()
+
+
+async def test_the_initial_response_is_handed_over_once_and_awaited_only_on_demand(
+    make_bot: Callable[..., InteractionApp],
+) -> None:
+    """Context keeps the initial response as a plain value; a future exists only for a waiter."""
+    from asgi_interactions.context import InitialResponse
+    from asgi_interactions.models import Interaction
+
+    bot = make_bot()
+    interaction = Interaction.model_validate(command_payload("x"))
+    first, second = InitialResponse({"type": 4}, []), InitialResponse({"type": 5}, [])
+
+    ctx = Context(interaction, bot)
+    waiter = ctx._initial_future()  # a runner waiting before the handler answered
+    assert not waiter.done() and not ctx.responded
+    assert ctx._offer_initial(first) and not ctx._offer_initial(second)
+    assert waiter.result() is first and ctx.responded and not ctx.deferred
+
+    ctx = Context(interaction, bot)
+    assert ctx._offer_initial(second)  # answered before anyone waited: no future until asked
+    assert ctx._waiter is None and ctx._initial_future().result() is second
+
+    ctx = Context(interaction, bot)
+    ctx._initial_future().cancel()  # the request went away while waiting
+    ctx._abandon_initial()
+    assert not ctx._offer_initial(first)  # a late answer has nowhere to go
+    assert ctx.responded
+    await asyncio.wait_for(ctx._initial.sent, 5)  # ctx.defer() would return, not hang

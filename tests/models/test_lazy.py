@@ -18,7 +18,7 @@ from asgi_interactions.models import (
     Interaction,
     Member,
 )
-from asgi_interactions.models.lazy import DEFERRED_FIELDS, parse_lazily
+from asgi_interactions.models.lazy import DEFERRED_FIELDS, parse_lazily, parse_request
 from asgi_interactions.testing import interaction_payload
 from tests.models import payloads as p
 
@@ -132,3 +132,41 @@ def test_arbitrary_shapes_agree_with_full_validation(itype: int, extra: dict[str
         return
     assert full is not None
     assert lazy == full and type(lazy) is type(full)
+
+
+@pytest.mark.parametrize("name", sorted(BODIES))
+def test_the_endpoint_parser_agrees_with_parse_lazily(name: str) -> None:
+    """`parse_request` is `parse_lazily` but for PINGs (None): same instance, same refusals."""
+    body = BODIES[name]
+    full = _full_or_none(body)
+    try:
+        lazy = parse_lazily(body)
+        lazy.model_dump()
+    except ValidationError:
+        assert full is None
+        with pytest.raises(ValidationError):
+            got = parse_request(body)
+            if got is not None:
+                got.model_dump()
+        return
+    got = parse_request(body)
+    if lazy.type == 1 and type(lazy.type) is int:
+        assert got is None
+    else:
+        assert got is not None
+        assert type(got) is type(lazy) and got == lazy
+
+
+def test_a_ping_is_told_by_a_strict_integer_type_alone() -> None:
+    """A PING is answered with constant bytes: only its `type` is read, and strictly."""
+    assert parse_request(b'{"type": 1}') is None
+    assert parse_request(b'{"type": 1, "id": "not a snowflake", "user": []}') is None
+    for bad_type in (b"true", b"1.0", b'"1"', b"null", b"[1]"):
+        with pytest.raises(ValidationError):
+            parse_request(b'{"type": ' + bad_type + b"}")
+    with pytest.raises(ValidationError):
+        parse_request(b'{"type": 1')  # not JSON
+    assert isinstance(parse_request(b'{"type": 2, "data": {"name": "x"}}'), CommandInteraction)
+    # An unknown type takes the full validation, as in parse_lazily.
+    unknown = parse_request(b'{"type": 99}')
+    assert type(unknown) is Interaction and unknown.type == 99

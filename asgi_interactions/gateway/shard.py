@@ -16,7 +16,7 @@ import platform
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from .commands import MemberRequests
 from .connection import GatewayConnection
 from .errors import FATAL_CLOSE_CODES, GatewayError
-from .events import GatewayEvent
+from .events import GatewayEvent, new_event
 from .ratelimit import READY_TIMEOUT, IdentifyQueue, SendLimiter
 from .settings import ShardConfig, ShardStatus
 from .transport import Decoder, encode, make_decoder
@@ -40,6 +40,8 @@ log = logging.getLogger("asgi_interactions.gateway")
 NEW_SESSION_CODES = frozenset({4003, 4007, 4009})
 #: Dispatches the shard acts on itself before delivering them.
 _SESSION_EVENTS = frozenset({"READY", "RESUMED", "RATE_LIMITED", "GUILD_MEMBERS_CHUNK"})
+_INTERACTION = "INTERACTION_CREATE"
+_ALWAYS_DELIVERED = frozenset({_INTERACTION, "READY", "RESUMED"})
 #: The code we close with to reconnect: anything but 1000/1001 keeps the session resumable.
 RECONNECT_CODE = 4000
 
@@ -89,6 +91,9 @@ class Shard:
         self.queue = queue
         self.deliver = deliver  # called with each dispatch, in order
         self.flush = flush  # called after each read that may have delivered some
+        #: The dispatch names listeners want (``"*"``: all; None: deliver all): the others only
+        #: advance the sequence. INTERACTION_CREATE, READY and RESUMED are always delivered.
+        self.wanted: Container[str] | None = None
         self.state = "idle"
         self.session_id: str | None = None
         self.resume_url: str | None = None
@@ -255,8 +260,7 @@ class Shard:
             decoder = make_decoder(self.config.compression)
             conn = _Conn(ws, decoder, limiter, loop.create_future(), loop.create_future())
             self._conn = conn
-            on_message = functools.partial(self._on_message, conn)
-            ws.attach(on_message, functools.partial(self._lost, conn), self.flush)
+            ws.attach(self._reader(conn), functools.partial(self._lost, conn), self.flush)
             try:
                 reason = await self._drive(conn, resume=resume)
             finally:
@@ -377,18 +381,45 @@ class Shard:
                 return self._closed(exc)
             await asyncio.sleep(conn.interval)
 
-    def _on_message(self, conn: _Conn, message: bytes, text: bool) -> None:
-        """Each complete websocket message, as it is parsed (on the I/O loop)."""
-        if conn.ended.done():
-            return
-        try:
-            payload = conn.decoder.feed(message.decode() if text else message)
-        except ValueError as exc:  # zlib.error, bad UTF-8 and bad JSON are ValueErrors
-            log.warning("shard %d: undecodable payload: %s", self.id, exc)
-            conn.ended.set_result(_Reason("decode error", resume=self._resumable()))
-            return
-        if payload is None:
-            return
+    def _reader(self, conn: _Conn) -> Callable[[bytes, bool], None]:
+        """The callback for each complete websocket message of ``conn`` (on the I/O loop).
+
+        The common message, a dispatch after HELLO with its sequence number, is handled inline:
+        decoded, checked against the last sequence and delivered, with no further call; every
+        other payload goes through ``_on_payload``.
+        """
+        feed, ended, hello = conn.decoder.feed, conn.ended, conn.hello
+        deliver, wanted, sid = self.deliver, self.wanted, self.id
+        session_events = _SESSION_EVENTS
+
+        def on_message(message: bytes, text: bool) -> None:
+            if ended.done():
+                return
+            try:
+                payload = feed(message.decode() if text else message)
+            except ValueError as exc:  # zlib.error, bad UTF-8 and bad JSON are ValueErrors
+                log.warning("shard %d: undecodable payload: %s", sid, exc)
+                ended.set_result(_Reason("decode error", resume=self._resumable()))
+                return
+            if payload is None:
+                return
+            if payload.get("op") == 0 and hello.done():
+                seq, name = payload.get("s"), payload.get("t")
+                if type(seq) is int and type(name) is str and name not in session_events:
+                    last = self.seq
+                    if last is not None and seq <= last:
+                        log.debug("shard %d: dropped repeated %s (seq %d)", sid, name, seq)
+                        return
+                    self.seq = seq
+                    if wanted is None or "*" in wanted or name in wanted or name == _INTERACTION:
+                        deliver(new_event(name, sid, seq, payload.get("d")))
+                    return
+            self._on_other(conn, payload)
+
+        return on_message
+
+    def _on_other(self, conn: _Conn, payload: dict[str, Any]) -> None:
+        """HELLO, and every payload after it but the common dispatch."""
         if not conn.hello.done():
             conn.hello.set_result(payload)
             return
@@ -442,7 +473,9 @@ class Shard:
             seq = None
         if name in _SESSION_EVENTS:
             self._on_session_event(conn, name, data)
-        self.deliver(GatewayEvent(name, self.id, seq, data))
+        wanted = self.wanted
+        if wanted is None or "*" in wanted or name in wanted or name in _ALWAYS_DELIVERED:
+            self.deliver(new_event(name, self.id, seq, data))
 
     def _on_session_event(self, conn: _Conn, name: str, data: Any) -> None:
         """READY, RESUMED, RATE_LIMITED and GUILD_MEMBERS_CHUNK: what the shard itself uses."""

@@ -43,7 +43,6 @@ class _Gateway(Protocol):
     _shards: dict[int, Shard]
     _shard_tasks: dict[int, asyncio.Task[None]]
     _io_tasks: list[asyncio.Task[None]]
-    _dispatcher: Dispatcher
 
     def _deliver(self, event: GatewayEvent) -> None: ...
     def _flush(self) -> None: ...

@@ -14,8 +14,10 @@ every thread of the client included (for ours, the I/O thread and the app's loop
         --compress zlib-stream --keep /tmp/gwcg
     callgrind_annotate --inclusive=yes /tmp/gwcg/ours-zlib-stream-3000.out-03 | head -60
 
-Threads run one at a time under valgrind, so how the stream is cut into socket reads varies a
-little from run to run (a few hundred instructions per dispatch, against tens of thousands).
+Threads run one at a time under valgrind, and how the stream is cut into socket reads and how
+often the app's loop wakes still depend on that schedule: on a busy machine the same client's
+figure moved by up to ~7 % between runs (ours: 70.1k and 75.4k on zlib-stream), far less than
+wall-clock figures, but compare changes of more than that, or repeat.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
+import functools
 import gc
+import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import zlib
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -66,6 +71,96 @@ def child(client: str, compress: str, events: int, mark: str) -> None:
     os._exit(0)  # not freeing the stream (its size grows with the count) nor anything else
 
 
+def frames(compress: str, events: int) -> list[bytes]:
+    """The recorded stream's dispatches as the socket would deliver them: compressed with one
+    context, each in one unmasked binary frame, cut into reads of 64 KiB."""
+    from bench.gateway import recorded_stream
+    from tests.fakes.discord_gateway import zstd
+
+    zlib_context = zlib.compressobj()
+    zstd_context = zstd.ZstdCompressor() if zstd is not None else None
+    blob = bytearray()
+    for seq, (name, data) in enumerate(recorded_stream(events)[1:], start=2):
+        raw = json.dumps({"op": 0, "t": name, "s": seq, "d": data}, separators=(",", ":"))
+        if compress == "zlib-stream":
+            body = zlib_context.compress(raw.encode()) + zlib_context.flush(zlib.Z_SYNC_FLUSH)
+        else:
+            assert zstd_context is not None, "zstd-stream needs Python 3.14+ or backports.zstd"
+            body = zstd_context.compress(raw.encode(), zstd.ZstdCompressor.FLUSH_BLOCK)
+        size = len(body)
+        if size < 126:
+            blob += bytes((0x82, size))
+        elif size < 1 << 16:
+            blob += bytes((0x82, 126)) + size.to_bytes(2, "big")
+        else:
+            blob += bytes((0x82, 127)) + size.to_bytes(8, "big")
+        blob += body
+    return [bytes(blob[i : i + 65536]) for i in range(0, len(blob), 65536)]
+
+
+def child_in_process(compress: str, events: int, mark: str) -> None:
+    """Ours on one thread, no sockets: the reads go through ``GatewayConnection``, the shard's
+    message callback (decompress, decode, sequence, event), the dispatcher's queue and its
+    consumer to a ``"*"`` listener, as in the bench (this runs under callgrind)."""
+    sys.path.insert(0, str(REPO_DIR))
+    from websockets.client import ClientProtocol
+    from websockets.protocol import State
+    from websockets.uri import parse_uri
+
+    from asgi_interactions.gateway.connection import GatewayConnection
+    from asgi_interactions.gateway.events import Dispatcher, GatewayEvent
+
+    try:
+        from asgi_interactions.gateway.payloads import Conn
+    except ImportError:  # the package before 2026-11-30 03:20, to measure it the same way
+        from asgi_interactions.gateway.shard import _Conn as Conn  # type: ignore[attr-defined,no-redef]
+    from asgi_interactions.gateway.ratelimit import IdentifyQueue, SendLimiter
+    from asgi_interactions.gateway.settings import ShardConfig
+    from asgi_interactions.gateway.shard import Shard
+    from asgi_interactions.gateway.transport import make_decoder
+    from bench.gateway import Counter
+
+    reads = frames(compress, events)
+    gc.collect()
+    gc.freeze()
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        dispatcher, counter = Dispatcher(), Counter()
+
+        async def count(event: GatewayEvent) -> None:
+            counter.seen(event.name, event.data)
+
+        dispatcher.add("*", count)
+        config = ShardConfig("token", 0, compress)  # type: ignore[arg-type]
+        queue = IdentifyQueue(1, 5.0)
+        shard = Shard(
+            0, 1, "ws://127.0.0.1/", config, queue, dispatcher.pending.append, dispatcher.wake
+        )
+        shard.wanted, shard.seq = dispatcher.listeners, 1
+        protocol = ClientProtocol(parse_uri("ws://127.0.0.1/"))
+        protocol.state = State.OPEN
+        ws = GatewayConnection(protocol)
+        ws._head_done, ws.response = True, object()  # type: ignore[assignment]
+        conn = Conn(ws, make_decoder(compress), SendLimiter(120, 60.0), loop.create_future(),  # type: ignore[arg-type]
+                    loop.create_future())  # fmt: skip
+        conn.hello.set_result({})
+        if hasattr(shard, "_reader"):
+            reader = shard._reader(conn)
+        else:  # before 2026-11-30 03:20
+            reader = functools.partial(shard._on_message, conn)  # type: ignore[attr-defined]
+        ws.attach(reader, lambda exc: None, shard.flush)
+        ctypes.CDLL(mark).gateway_bench_window()
+        for data in reads:
+            ws.data_received(data)
+            await asyncio.sleep(0)  # the consumer runs, as the app's loop would between reads
+        await dispatcher.drain(600.0)
+        assert counter.count == events, (counter.count, events)
+
+    asyncio.run(run())
+    os._exit(0)
+
+
 def thread_totals(out_file: Path) -> dict[int, int]:
     """Valgrind thread number -> instructions, from callgrind's per-thread files."""
     totals: dict[int, int] = {}
@@ -100,6 +195,12 @@ def count(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--child", nargs=4, metavar=("CLIENT", "COMPRESS", "EVENTS", "MARK"))
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="ours only, one thread, no sockets: the same path without the I/O thread, the "
+        "socket and the fake (exact: the same figure every run)",
+    )
     p.add_argument("--clients", default="ours,hikari,hikari-raw")
     p.add_argument("--compress", default="zlib-stream,zstd-stream")
     p.add_argument("--counts", default="1000,3000", help="two stream lengths")
@@ -108,7 +209,10 @@ def main() -> None:
     args = p.parse_args()
     if args.child:
         client, compress, events, mark = args.child
-        child(client, compress, int(events), mark)
+        if client == "ours-in-process":
+            child_in_process(compress, int(events), mark)
+        else:
+            child(client, compress, int(events), mark)
         return
     low, high = (int(n) for n in args.counts.split(","))
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,8 +221,9 @@ def main() -> None:
         mark = build_mark(Path(tmp))
         print(f"instructions per dispatch (callgrind, ({high} - {low} dispatches) / {high - low})")
         print(f"{'client':11} {'compression':12} {'client threads':>15} {'(fake thread)':>14}")
+        clients = ["ours-in-process"] if args.in_process else args.clients.split(",")
         for compress in args.compress.split(","):
-            for client in args.clients.split(","):
+            for client in clients:
                 a = count(client, compress, low, out_dir, args.python, mark)
                 b = count(client, compress, high, out_dir, args.python, mark)
                 fake = (b.get(FAKE_THREAD, 0) - a.get(FAKE_THREAD, 0)) / (high - low)

@@ -117,7 +117,12 @@ class ShardPayloads:
                         return
                     self.seq = seq
                     if wanted is None or "*" in wanted or name in wanted or name == _INTERACTION:
-                        deliver(new_event(name, sid, seq, payload.get("d")))
+                        try:
+                            deliver(new_event(name, sid, seq, payload.get("d")))
+                        except Exception:  # a bug must not end the shard: resume, replayed
+                            log.exception("shard %d: failed to hand over %s", sid, name)
+                            self.seq = last
+                            ended.set_result(Reason("error", resume=self._resumable()))
                     return
             self._on_other(conn, payload)
 

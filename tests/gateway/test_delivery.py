@@ -3,6 +3,7 @@
 A dispatch nobody listens to is decoded and counted by the shard (heartbeats and RESUME carry its
 sequence) but never handed to the app's loop; a listener added while the gateway runs gets the
 dispatches that arrive after it. INTERACTION_CREATE, READY and RESUMED are always handed over.
+A hand-over that fails (a bug) resumes the session so that the replay brings the event again.
 """
 
 from __future__ import annotations
@@ -78,6 +79,40 @@ async def test_unwanted_dispatches_advance_the_sequence_but_are_not_handed_over(
             ]
             seqs = [e.seq for e in messages.events]
             assert seqs == sorted(set(seqs)), "once, in order"
+        finally:
+            await gw.close()
+
+
+class FailingOnce(RecordingDeque):
+    """A queue whose first hand-over of marker 2 fails (a bug between the shard and the app)."""
+
+    failed = False
+
+    def append(self, event: GatewayEvent) -> None:
+        if not self.failed and isinstance(event.data, dict) and event.data.get("n") == 2:
+            self.failed = True
+            raise RuntimeError("hand-over bug")
+        super().append(event)
+
+
+async def test_a_failed_hand_over_resumes_and_the_event_is_replayed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with serve_fake_gateway(heartbeat_interval=INTERVAL) as fake:
+        gw = make_gateway(fake, compress="zlib-stream", shard_ids=[0])
+        rec = Recorder()
+        gw.listen("MESSAGE_CREATE")(rec)
+        queue = gw._dispatcher.pending = FailingOnce()
+        await asyncio.wait_for(gw.start(), 15)
+        try:
+            for n in range(5):
+                await fake.run(fake.dispatch(0, "MESSAGE_CREATE", {"n": n}))
+            await wait_until(lambda: len(rec.markers()) == 5, 10, "5 messages")
+            await asyncio.sleep(0.2)
+            assert queue.failed
+            assert rec.markers() == [0, 1, 2, 3, 4], "once, in order: 2 came with the replay"
+            assert gw.shards[0].reconnects == {"error": 1} and gw.shards[0].resumes == 1
+            assert "failed to hand over MESSAGE_CREATE" in caplog.text
         finally:
             await gw.close()
 

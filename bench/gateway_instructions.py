@@ -199,7 +199,7 @@ def main() -> None:
         "--in-process",
         action="store_true",
         help="ours only, one thread, no sockets: the same path without the I/O thread, the "
-        "socket and the fake (exact: the same figure every run)",
+        "socket and the fake (steady: under 0.1 % run to run)",
     )
     p.add_argument("--clients", default="ours,hikari,hikari-raw")
     p.add_argument("--compress", default="zlib-stream,zstd-stream")

@@ -30,7 +30,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,14 @@ except ImportError:
 # -- measurements ----------------------------------------------------------------------------------
 
 
-async def throughput(client_cls: Any, compress: str, stream: list[tuple[str, Any]]) -> float:
+async def throughput(
+    client_cls: Any,
+    compress: str,
+    stream: list[tuple[str, Any]],
+    before: Callable[[], object] | None = None,
+) -> float:
+    """Dispatches per second to the client's listener; ``before`` is called as sending starts
+    (bench/gateway_instructions.py zeroes callgrind's counters there)."""
     with serve_fake_gateway(heartbeat_interval=45_000) as fake:
         counter = Counter()
         client = client_cls(fake, compress, counter)
@@ -170,6 +177,8 @@ async def throughput(client_cls: Any, compress: str, stream: list[tuple[str, Any
         try:
             await wait_until(lambda: counter.count >= 1, 10)  # READY
             counter.target = counter.count + len(stream)
+            if before is not None:
+                before()
             began = await fake.run(fake.blast(0, stream))
             await asyncio.wait_for(asyncio.to_thread(counter.done.wait, 120), 130)
             return len(stream) / (counter.last_at - began)

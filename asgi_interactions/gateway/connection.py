@@ -93,26 +93,29 @@ class GatewayConnection(ClientConnection):
 
     def _frames(self, data: bytes) -> None:
         """Deliver each complete frame of ``data``; keep an incomplete last one for later."""
+        emit = self._on_message if self._on_message is not None else self._emit
         pos, size = 0, len(data)
         while size - pos >= 2:
             first, second = data[pos], data[pos + 1]
-            length, start = second & 0x7F, pos + 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length, start = int.from_bytes(data[pos + 2 : pos + 4]), pos + 4
-            elif length == 127:
-                if size - pos < 10:
-                    break
-                length, start = int.from_bytes(data[pos + 2 : pos + 10]), pos + 10
-            if second & 0x80:  # masked (a server must not): websockets fails the connection
-                start += 4
-            end = start + length
-            if end > size:
+            if second < 126:  # unmasked, short
+                start, end = pos + 2, pos + 2 + second
+            elif second == 126:  # unmasked, 16-bit length
+                start = pos + 4
+                end = start + int.from_bytes(data[pos + 2 : start])
+            else:
+                length, start = second & 0x7F, pos + 2
+                if length == 126:
+                    length, start = int.from_bytes(data[pos + 2 : pos + 4]), pos + 4
+                elif length == 127:
+                    length, start = int.from_bytes(data[pos + 2 : pos + 10]), pos + 10
+                if second & 0x80:  # masked (a server must not): websockets fails the connection
+                    start += 4
+                end = start + length
+            if end > size:  # also a length field cut short: end is then past size
                 break
-            opcode = first & 0x0F
-            if first & 0xF0 == 0x80 and not second & 0x80 and 0 < opcode < 3 and not self._parts:
-                self._emit(data[start:end], opcode == 1)  # FIN, no RSV, unmasked, text/binary
+            # FIN, no RSV, text (0x81) or binary (0x82), unmasked, and no fragments pending.
+            if (first == 0x82 or first == 0x81) and second < 128 and not self._parts:
+                emit(data[start:end], first == 0x81)
             else:
                 super().data_received(data[pos:end])  # one whole frame: websockets' parser
                 if self.protocol.state is not State.OPEN:

@@ -382,6 +382,7 @@ class Gateway(GuildCommands, SharedShards):
         for sid in ids:  # in shard order: the identify queue serves them first come first served
             deliver, flush = self._dispatcher.pending.append, self._flush  # events in order
             shard = self._shards[sid] = Shard(sid, count, url, self.config, queue, deliver, flush)
+            shard.wanted = self._dispatcher.listeners  # names with listeners, read live
             self._io_tasks.append(asyncio.ensure_future(self._supervise(shard)))
         self._io_tasks.append(asyncio.ensure_future(self._watch_app_loop()))
         await asyncio.gather(*(s.first_ready for s in self._shards.values()))

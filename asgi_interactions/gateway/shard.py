@@ -3,21 +3,20 @@
 Each connection: HELLO (or an early op 7), heartbeats from ``interval × random()`` on, zombie
 detection, IDENTIFY or RESUME, then dispatches in sequence order. Between connections the shard
 decides from the close code, op 7 or op 9 whether to resume at ``resume_gateway_url`` or start a
-new session, and how long to back off. Runs on the gateway's I/O loop.
+new session, and how long to back off. What each payload does is in ``payloads.py``. Runs on
+the gateway's I/O loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import platform
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Container
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -28,9 +27,10 @@ from .commands import MemberRequests
 from .connection import GatewayConnection
 from .errors import FATAL_CLOSE_CODES, GatewayError
 from .events import GatewayEvent
+from .payloads import Conn, Reason, ShardPayloads
 from .ratelimit import READY_TIMEOUT, IdentifyQueue, SendLimiter
 from .settings import ShardConfig, ShardStatus
-from .transport import Decoder, encode, make_decoder
+from .transport import encode, make_decoder
 
 __all__ = ["Shard", "ShardConfig", "ShardStatus"]
 
@@ -38,38 +38,11 @@ log = logging.getLogger("asgi_interactions.gateway")
 
 #: Close codes after which the session cannot be resumed (new IDENTIFY on the cached URL).
 NEW_SESSION_CODES = frozenset({4003, 4007, 4009})
-#: Dispatches the shard acts on itself before delivering them.
-_SESSION_EVENTS = frozenset({"READY", "RESUMED", "RATE_LIMITED", "GUILD_MEMBERS_CHUNK"})
 #: The code we close with to reconnect: anything but 1000/1001 keeps the session resumable.
 RECONNECT_CODE = 4000
 
 
-@dataclass
-class _Reason:
-    """Why a connection ended, and what the next one should do."""
-
-    cause: str
-    resume: bool
-    immediate: bool = False
-    fatal: GatewayError | None = None
-
-
-@dataclass
-class _Conn:
-    ws: GatewayConnection
-    decoder: Decoder
-    limiter: SendLimiter
-    hello: asyncio.Future[dict[str, Any]]  # the first payload
-    ended: asyncio.Future[_Reason]  # why the connection ended (set by the message callbacks)
-    interval: float = 0.0
-    unacked_since: float | None = None
-    last_beat: float = 0.0
-    healthy: bool = False  # READY/RESUMED seen, then a heartbeat ACK
-    live: bool = False  # READY/RESUMED seen
-    acked: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-class Shard:
+class Shard(ShardPayloads):
     """Keeps one shard's session alive until ``close()`` or a fatal close code."""
 
     def __init__(
@@ -89,6 +62,9 @@ class Shard:
         self.queue = queue
         self.deliver = deliver  # called with each dispatch, in order
         self.flush = flush  # called after each read that may have delivered some
+        #: The dispatch names listeners want (``"*"``: all; None: deliver all): the others only
+        #: advance the sequence. INTERACTION_CREATE, READY and RESUMED are always delivered.
+        self.wanted: Container[str] | None = None
         self.state = "idle"
         self.session_id: str | None = None
         self.resume_url: str | None = None
@@ -100,7 +76,7 @@ class Shard:
         self.identifies = 0
         self.error: GatewayError | None = None
         self.first_ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._conn: _Conn | None = None
+        self._conn: Conn | None = None
         self._live = asyncio.Event()
         self._closing = False
         #: Shared shards: True while this process's lease on the shard is sure to be valid; no
@@ -131,10 +107,10 @@ class Shard:
             try:
                 reason = await self._connection(resume=self._resumable())
             except GatewayError as exc:  # the identify queue refused (session budget)
-                reason = _Reason("no identify", resume=False, fatal=exc)
+                reason = Reason("no identify", resume=False, fatal=exc)
             except Exception:  # a bug or a malformed payload must not end the shard
                 log.exception("shard %d: connection failed unexpectedly", self.id)
-                reason = _Reason("error", resume=self._resumable())
+                reason = Reason("error", resume=self._resumable())
             if self._closing:
                 break
             if reason.fatal is not None:
@@ -220,7 +196,7 @@ class Shard:
             query["compress"] = self.config.compression
         return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
 
-    async def _connection(self, *, resume: bool) -> _Reason:
+    async def _connection(self, *, resume: bool) -> Reason:
         while self.lease_ok is not None and not self.lease_ok() and not self._closing:
             self._set_state("waiting for its lease")  # renewed soon, or the shard is stopped
             await asyncio.sleep(0.05)
@@ -245,18 +221,17 @@ class Shard:
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
                 log.warning("shard %d: could not connect: %s", self.id, exc)
                 # A failed resume falls back to a new session on the cached URL.
-                return _Reason("connect failed", resume=False)
+                return Reason("connect failed", resume=False)
             assert isinstance(ws, GatewayConnection)
             if self._closing:  # closed while connecting: this socket must not start a session
                 await self._close_ws(ws, self._close_code)
-                return _Reason("closed", resume=self._resumable())
+                return Reason("closed", resume=self._resumable())
             limiter = SendLimiter(*self.config.send_limit)
             loop = asyncio.get_running_loop()
             decoder = make_decoder(self.config.compression)
-            conn = _Conn(ws, decoder, limiter, loop.create_future(), loop.create_future())
+            conn = Conn(ws, decoder, limiter, loop.create_future(), loop.create_future())
             self._conn = conn
-            on_message = functools.partial(self._on_message, conn)
-            ws.attach(on_message, functools.partial(self._lost, conn), self.flush)
+            ws.attach(self._reader(conn), functools.partial(self._lost, conn), self.flush)
             try:
                 reason = await self._drive(conn, resume=resume)
             finally:
@@ -276,9 +251,9 @@ class Shard:
             self.queue.release(self.id, sent=self._slot_sent)
             self._slot_sent = False
 
-    async def _drive(self, conn: _Conn, *, resume: bool) -> _Reason:
+    async def _drive(self, conn: Conn, *, resume: bool) -> Reason:
         hello = await self._first_payload(conn)
-        if isinstance(hello, _Reason):
+        if isinstance(hello, Reason):
             return hello
         conn.interval = float(hello["d"]["heartbeat_interval"]) / 1000.0
         conn.limiter.reserve_for(conn.interval)
@@ -287,7 +262,7 @@ class Shard:
         timer: asyncio.TimerHandle | None = None
         try:
             if self.lease_ok is not None and not self.lease_ok():
-                return _Reason("lease not renewed", resume=self._resumable())
+                return Reason("lease not renewed", resume=self._resumable())
             if resume:
                 self._set_state("resuming")
                 payload = {"token": self.config.token, "session_id": self.session_id}
@@ -311,21 +286,21 @@ class Shard:
                 task.cancel()
             await asyncio.wait({beats, reader})
 
-    async def _first_payload(self, conn: _Conn) -> dict[str, Any] | _Reason:
+    async def _first_payload(self, conn: Conn) -> dict[str, Any] | Reason:
         """HELLO, or the reason there is none (op 7 before HELLO, close, timeout)."""
         try:
             async with asyncio.timeout(self.config.hello_timeout):
                 first: set[asyncio.Future[Any]] = {conn.hello, conn.ended}
                 await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
         except TimeoutError:
-            return _Reason("no hello", resume=self._resumable())
+            return Reason("no hello", resume=self._resumable())
         if not conn.hello.done():
             return conn.ended.result()
         payload = conn.hello.result()
         if payload.get("op") == 7:
-            return _Reason("op 7", resume=self._resumable(), immediate=True)
+            return Reason("op 7", resume=self._resumable(), immediate=True)
         if payload.get("op") != 10:
-            return _Reason(f"op {payload.get('op')} before hello", resume=self._resumable())
+            return Reason(f"op {payload.get('op')} before hello", resume=self._resumable())
         return payload
 
     def _identify_payload(self) -> dict[str, Any]:
@@ -344,11 +319,11 @@ class Shard:
             d["presence"] = self.config.presence
         return {"op": 2, "d": d}
 
-    async def _send_now(self, conn: _Conn, payload: dict[str, Any]) -> None:
+    async def _send_now(self, conn: Conn, payload: dict[str, Any]) -> None:
         await conn.limiter.acquire()
         await conn.ws.send(encode(payload))
 
-    async def _beat(self, conn: _Conn) -> None:
+    async def _beat(self, conn: Conn) -> None:
         conn.limiter.take_heartbeat()
         now = time.monotonic()
         if conn.unacked_since is None:
@@ -356,7 +331,7 @@ class Shard:
         conn.last_beat = now
         await conn.ws.send(encode({"op": 1, "d": self.seq}))
 
-    async def _heartbeat(self, conn: _Conn) -> _Reason:
+    async def _heartbeat(self, conn: Conn) -> Reason:
         """Beat every interval (the first after ``interval × random()``); stop on a zombie."""
         await asyncio.sleep(conn.interval * random.random())
         while True:
@@ -367,113 +342,28 @@ class Shard:
                     self.id,
                     time.monotonic() - since,
                 )
-                return _Reason("zombie", resume=self._resumable(), immediate=conn.healthy)
+                return Reason("zombie", resume=self._resumable(), immediate=conn.healthy)
             try:
                 async with asyncio.timeout(conn.interval):
                     await self._beat(conn)
             except TimeoutError:
-                return _Reason("zombie", resume=self._resumable(), immediate=conn.healthy)
+                return Reason("zombie", resume=self._resumable(), immediate=conn.healthy)
             except ConnectionClosed as exc:
                 return self._closed(exc)
             await asyncio.sleep(conn.interval)
 
-    def _on_message(self, conn: _Conn, message: bytes, text: bool) -> None:
-        """Each complete websocket message, as it is parsed (on the I/O loop)."""
-        if conn.ended.done():
-            return
-        try:
-            payload = conn.decoder.feed(message.decode() if text else message)
-        except ValueError as exc:  # zlib.error, bad UTF-8 and bad JSON are ValueErrors
-            log.warning("shard %d: undecodable payload: %s", self.id, exc)
-            conn.ended.set_result(_Reason("decode error", resume=self._resumable()))
-            return
-        if payload is None:
-            return
-        if not conn.hello.done():
-            conn.hello.set_result(payload)
-            return
-        try:
-            reason = self._on_payload(conn, payload)
-        except Exception:  # a bug or a malformed payload must not end the shard
-            log.exception("shard %d: failed to handle op %s", self.id, payload.get("op"))
-            reason = _Reason("error", resume=self._resumable())
-        if reason is not None:
-            conn.ended.set_result(reason)
-
-    def _lost(self, conn: _Conn, exc: ConnectionClosed) -> None:
+    def _lost(self, conn: Conn, exc: ConnectionClosed) -> None:
         if not conn.ended.done():
             conn.ended.set_result(self._closed(exc))
 
-    def _on_payload(self, conn: _Conn, payload: dict[str, Any]) -> _Reason | None:
-        """Act on one payload after HELLO; a reason ends the connection."""
-        op = payload.get("op")
-        if op == 0:
-            self._on_dispatch(conn, payload)
-        elif op == 11:
-            if conn.unacked_since is not None:
-                self.latency = time.monotonic() - conn.last_beat
-            conn.unacked_since = None
-            if conn.live:
-                conn.healthy = True
-        elif op == 1:
-            self._spawn(self._beat_answer(conn))
-        elif op == 7:
-            return _Reason("op 7", resume=self._resumable(), immediate=True)
-        elif op == 9:
-            resumable = bool(payload.get("d")) and self._resumable()
-            return _Reason("op 9 true" if payload.get("d") else "op 9 false", resume=resumable)
-        return None
-
-    async def _beat_answer(self, conn: _Conn) -> None:
-        """A server's op 1, answered at once (a closed connection is reported by ``_lost``)."""
-        with contextlib.suppress(ConnectionClosed):
-            await self._beat(conn)
-
-    def _on_dispatch(self, conn: _Conn, payload: dict[str, Any]) -> None:
-        seq = payload.get("s")
-        name = str(payload.get("t"))
-        data = payload.get("d")
-        if isinstance(seq, int):
-            if self.seq is not None and seq <= self.seq:
-                log.debug("shard %d: dropped repeated %s (seq %d)", self.id, name, seq)
-                return
-            self.seq = seq
-        else:
-            seq = None
-        if name in _SESSION_EVENTS:
-            self._on_session_event(conn, name, data)
-        self.deliver(GatewayEvent(name, self.id, seq, data))
-
-    def _on_session_event(self, conn: _Conn, name: str, data: Any) -> None:
-        """READY, RESUMED, RATE_LIMITED and GUILD_MEMBERS_CHUNK: what the shard itself uses."""
-        if name == "READY" and isinstance(data, dict):
-            self.session_id = data.get("session_id")
-            self.resume_url = data.get("resume_gateway_url")
-            self.session_started = time.monotonic()
-            self._release_slot()
-            self._went_live(conn, "ready")
-            self.members.on_new_session()
-        elif name == "RESUMED":
-            self.resumes += 1
-            self._went_live(conn, "ready")
-        elif name in ("GUILD_MEMBERS_CHUNK", "RATE_LIMITED"):
-            self.members.on_dispatch(name, data)
-
-    def _went_live(self, conn: _Conn, state: str) -> None:
-        conn.live = True
-        self._live.set()
-        self._set_state(state)
-        if not self.first_ready.done():
-            self.first_ready.set_result(None)
-
-    def _closed(self, exc: ConnectionClosed) -> _Reason:
+    def _closed(self, exc: ConnectionClosed) -> Reason:
         code = exc.rcvd.code if exc.rcvd is not None else None
         if code is None:
-            return _Reason("dropped", resume=self._resumable())
+            return Reason("dropped", resume=self._resumable())
         if code in FATAL_CLOSE_CODES:
             fatal = GatewayError.from_close(code, self.id)
-            return _Reason(f"close {code}", resume=False, fatal=fatal)
-        return _Reason(f"close {code}", resume=code not in NEW_SESSION_CODES and self._resumable())
+            return Reason(f"close {code}", resume=False, fatal=fatal)
+        return Reason(f"close {code}", resume=code not in NEW_SESSION_CODES and self._resumable())
 
     # -- helpers ---------------------------------------------------------------------------------
 

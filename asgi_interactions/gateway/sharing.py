@@ -112,6 +112,7 @@ class SharedShards:
         assert self._start_args is not None
         count, url, queue = self._start_args
         shard = Shard(sid, count, url, self.config, queue, self._deliver, self._flush)
+        shard.wanted = self._dispatcher.listeners  # names with listeners, read live
         if saved is not None:
             shard.restore(str(saved["session_id"]), str(saved["resume_url"]), saved.get("seq"))
             if self._recorder is not None:

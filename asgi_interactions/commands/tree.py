@@ -18,11 +18,11 @@ from .declare import (
     CommandSettings,
     ContextMenuCommand,
     ErrorHandler,
-    Group,
     Invocable,
 )
 from .dispatch import INVALID_VALUE_PREFIX, Dispatcher, _Handler
 from .errors import CommandDefinitionError
+from .group import Group
 from .patterns import PatternRouter, compile_pattern
 from .validate import (
     COMMAND_TYPE_NAMES,

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
+import sys
+import textwrap
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+_ROOT = Path(__file__).resolve().parents[1]  # this checkout, for subprocesses' PYTHONPATH
 
 
 def free_port() -> int:
@@ -60,3 +66,35 @@ async def serve(
         with contextlib.suppress(TimeoutError):  # wait_for cancels the server task
             await asyncio.wait_for(task, stop_timeout)
         sock.close()
+
+
+@contextlib.asynccontextmanager
+async def uvicorn_workers(
+    directory: Path, module: str, source: str, app: str, env: dict[str, str], workers: int = 2
+) -> AsyncIterator[str]:
+    """``uvicorn module:app --workers N`` in OS processes on a free loopback port; yields its URL.
+
+    ``source`` is written to ``directory/module.py`` (dedented); ``env`` is added to this
+    process's environment, with this checkout and ``directory`` on PYTHONPATH. The server gets
+    SIGTERM on exit, and 30 s to stop.
+    """
+    (directory / f"{module}.py").write_text(textwrap.dedent(source))
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "uvicorn", f"{module}:{app}", "--workers", str(workers)),
+        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+        cwd=directory,
+        env=os.environ | env | {"PYTHONPATH": os.pathsep.join([str(_ROOT), str(directory)])},
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+
+
+def read_runs(path: Path) -> list[tuple[str, str]]:
+    """The ``pid id`` lines a test bot appends to its runs file, one tuple per handler run."""
+    if not path.exists():
+        return []
+    return [(pid, ident) for pid, ident in (line.split() for line in path.read_text().splitlines())]

@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -34,11 +33,10 @@ from asgi_interactions.verify import (
 )
 from tests.fakes.discord_rest import serve_fake_discord
 from tests.fakes.redis_server import RedisServer, redis_server
-from tests.serve import free_port
+from tests.serve import free_port, read_runs, uvicorn_workers
 
 __all__ = ["redis_server"]
 
-ROOT = Path(__file__).resolve().parents[2]
 SHARED_LOG = "asgi_interactions.shared_state"
 # Where a test is not about timeouts, a loaded test machine must not look like a Redis outage.
 PATIENT = "?socket_timeout=5"
@@ -80,60 +78,45 @@ async def hit(ctx) -> str:
 """
 
 
-def _runs(path: Path) -> list[tuple[str, str]]:
-    if not path.exists():
-        return []
-    return [tuple(line.split()) for line in path.read_text().splitlines()]  # type: ignore[misc]
-
-
 @pytest.mark.parametrize("shared", [True, False], ids=["redis", "per-process-control"])
 async def test_replays_are_refused_across_two_uvicorn_workers(
     tmp_path: Path, redis_server: RedisServer, shared: bool
 ) -> None:
-    (tmp_path / "replaybot.py").write_text(textwrap.dedent(BOT_MODULE))
     runs_file = tmp_path / "runs.txt"
-    port = free_port()
-    env = os.environ | {
+    env = {
         "BOT_PUBLIC_KEY": DEVELOPMENT_KEYS.public_key,
         "RUNS_FILE": str(runs_file),
         "REDIS_URL": redis_server.url + PATIENT if shared else "",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)]),
     }
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "uvicorn", "replaybot:bot", "--workers", "2"),
-        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-        cwd=tmp_path,
-        env=env,
-    )
     # A new connection per request, so the kernel hands requests to either worker.
     close = {"connection": "close"}
-    try:
-        url = f"http://127.0.0.1:{port}"
-        async with asyncio.timeout(60), InteractionTestClient(url, DEVELOPMENT_KEYS) as client:
-            while True:
-                try:
-                    if (await client.ping()).status == 200:
-                        break
-                except httpx2.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            # Distinct requests until both workers have run a handler (so both serve).
-            sent: list[tuple[bytes, str]] = []
-            while len({pid for pid, _ in _runs(runs_file)}) < 2 and len(sent) < 300:
-                body, ts = request()
-                assert (await client.send(body, timestamp=ts, headers=close)).status == 200
-                sent.append((body, ts))
-            assert len({pid for pid, _ in _runs(runs_file)}) == 2, "one worker served everything"
-            statuses = []
-            for _ in range(100):
-                body, ts = sent[0]
-                statuses.append((await client.send(body, timestamp=ts, headers=close)).status)
-            for body, ts in sent[1:]:
-                statuses.append((await client.send(body, timestamp=ts, headers=close)).status)
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 30)
-    ids = [interaction_id for _, interaction_id in _runs(runs_file)]
+    serving = uvicorn_workers(tmp_path, "replaybot", BOT_MODULE, "bot", env)
+    async with (
+        asyncio.timeout(60),
+        serving as url,
+        InteractionTestClient(url, DEVELOPMENT_KEYS) as client,
+    ):
+        while True:
+            try:
+                if (await client.ping()).status == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+        # Distinct requests until both workers have run a handler (so both serve).
+        sent: list[tuple[bytes, str]] = []
+        while len({pid for pid, _ in read_runs(runs_file)}) < 2 and len(sent) < 300:
+            body, ts = request()
+            assert (await client.send(body, timestamp=ts, headers=close)).status == 200
+            sent.append((body, ts))
+        assert len({pid for pid, _ in read_runs(runs_file)}) == 2, "one worker served everything"
+        statuses = []
+        for _ in range(100):
+            body, ts = sent[0]
+            statuses.append((await client.send(body, timestamp=ts, headers=close)).status)
+        for body, ts in sent[1:]:
+            statuses.append((await client.send(body, timestamp=ts, headers=close)).status)
+    ids = [interaction_id for _, interaction_id in read_runs(runs_file)]
     first = json.loads(sent[0][0])["id"]
     if shared:
         assert ids.count(first) == 1  # every replay refused, whichever worker it reached

@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -20,11 +17,10 @@ from asgi_interactions import InteractionApp
 from asgi_interactions.testing import DEVELOPMENT_KEYS, InteractionTestClient, webhook_event_payload
 from asgi_interactions.webhook_events import EventDedup, event_key
 from tests.fakes.redis_server import RedisServer, redis_server
-from tests.serve import free_port
+from tests.serve import read_runs, uvicorn_workers
 
 __all__ = ["redis_server"]
 
-ROOT = Path(__file__).resolve().parents[2]
 PATIENT = "?socket_timeout=5"  # a loaded test machine must not look like a Redis outage
 
 BOT_MODULE = """
@@ -41,64 +37,49 @@ def granted(event):
 """
 
 
-def _runs(path: Path) -> list[tuple[str, str]]:
-    if not path.exists():
-        return []
-    return [tuple(line.split()) for line in path.read_text().splitlines()]  # type: ignore[misc]
-
-
 @pytest.mark.parametrize("shared", [True, False], ids=["redis", "per-process-control"])
 async def test_a_redelivered_event_runs_once_across_two_uvicorn_workers(
     tmp_path: Path, redis_server: RedisServer, shared: bool
 ) -> None:
-    (tmp_path / "eventbot.py").write_text(textwrap.dedent(BOT_MODULE))
     runs_file = tmp_path / "runs.txt"
-    port = free_port()
-    env = os.environ | {
+    env = {
         "BOT_PUBLIC_KEY": DEVELOPMENT_KEYS.public_key,
         "RUNS_FILE": str(runs_file),
         "REDIS_URL": redis_server.url + PATIENT if shared else "",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)]),
     }
-    # The events app served alone: uvicorn imports the attribute path bot.webhook_events.
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "uvicorn", "eventbot:bot.webhook_events", "--workers", "2"),
-        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-        cwd=tmp_path,
-        env=env,
-    )
     close = {"connection": "close"}  # a new connection per request: either worker may take it
     sent: list[dict[str, Any]] = []
     statuses: list[int] = []
-    try:
-        url = f"http://127.0.0.1:{port}"
-        async with asyncio.timeout(90), InteractionTestClient(url, DEVELOPMENT_KEYS) as client:
-            while True:
-                try:
-                    if (await client.webhook_ping()).status == 204:
-                        break
-                except httpx2.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            # Distinct events until both workers have run a handler (so both serve).
-            while len({pid for pid, _ in _runs(runs_file)}) < 2 and len(sent) < 300:
-                payload = webhook_event_payload("ENTITLEMENT_CREATE")
-                assert (await client.send(payload, headers=close)).status == 204
-                sent.append(payload)
-                await asyncio.sleep(0.02)  # the handler runs after the 204
-            assert len({pid for pid, _ in _runs(runs_file)}) == 2, "one worker served everything"
-            # Discord's retries: each a new signature (a later timestamp), same event.
-            base = int(time.time())
-            for attempt in range(1, 41):
-                ts = str(base + attempt)
-                response = await client.send(sent[0], timestamp=ts, headers=close)
-                statuses.append(response.status)
-            await asyncio.sleep(0.5)  # handlers that should not run would have by now
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 30)
+    # The events app served alone: uvicorn imports the attribute path bot.webhook_events.
+    serving = uvicorn_workers(tmp_path, "eventbot", BOT_MODULE, "bot.webhook_events", env)
+    async with (
+        asyncio.timeout(90),
+        serving as url,
+        InteractionTestClient(url, DEVELOPMENT_KEYS) as client,
+    ):
+        while True:
+            try:
+                if (await client.webhook_ping()).status == 204:
+                    break
+            except httpx2.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+        # Distinct events until both workers have run a handler (so both serve).
+        while len({pid for pid, _ in read_runs(runs_file)}) < 2 and len(sent) < 300:
+            payload = webhook_event_payload("ENTITLEMENT_CREATE")
+            assert (await client.send(payload, headers=close)).status == 204
+            sent.append(payload)
+            await asyncio.sleep(0.02)  # the handler runs after the 204
+        assert len({pid for pid, _ in read_runs(runs_file)}) == 2, "one worker served everything"
+        # Discord's retries: each a new signature (a later timestamp), same event.
+        base = int(time.time())
+        for attempt in range(1, 41):
+            ts = str(base + attempt)
+            response = await client.send(sent[0], timestamp=ts, headers=close)
+            statuses.append(response.status)
+        await asyncio.sleep(0.5)  # handlers that should not run would have by now
     first = sent[0]["event"]["data"]["id"]
-    ids = [entitlement for _, entitlement in _runs(runs_file)]
+    ids = [entitlement for _, entitlement in read_runs(runs_file)]
     assert set(statuses) == {204}  # every retry acknowledged, whoever answered
     if shared:
         assert ids.count(first) == 1  # run once, whichever worker each retry reached

@@ -64,6 +64,28 @@ def stop_all(workers: list[Worker]) -> None:
         w.process.wait(20)
 
 
+async def run_until_balanced(
+    fake: FakeGateway,
+    shards: int,
+    processes: int,
+    redis_url: str,
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    """Start ``processes`` workers sharing ``shards`` through Redis, wait (60 s at most) until
+    every shard is READY and spread evenly, then stop them all."""
+    workers = [
+        Worker(fake, shards, redis_url, LEASE, tmp_path / f"w{i}.log", env=env)
+        for i in range(processes)
+    ]
+    try:
+        await asyncio.to_thread(
+            wait_for, lambda: balanced(workers, shards), 60, "every shard READY"
+        )
+    finally:
+        await asyncio.to_thread(stop_all, workers)
+
+
 @pytest.mark.parametrize(
     ("processes", "shards", "use_redis"), [(2, 4, False), (2, 4, True), (4, 8, True)]
 )
@@ -348,16 +370,7 @@ async def test_identifies_are_spaced_per_key_across_processes(
             gateway_url=fake.url, shards=shards, max_concurrency=concurrency
         ) as discord:
             env = {"FLEET_REST_URL": discord.base_url, "FLEET_IDENTIFY_INTERVAL": str(SPACING)}
-            workers = [
-                Worker(fake, shards, redis_server.url, LEASE, tmp_path / f"w{i}.log", env=env)
-                for i in range(processes)
-            ]
-            try:
-                await asyncio.to_thread(
-                    wait_for, lambda: balanced(workers, shards), 60, "every shard READY"
-                )
-            finally:
-                await asyncio.to_thread(stop_all, workers)
+            await run_until_balanced(fake, shards, processes, redis_server.url, tmp_path, env)
             # one IDENTIFY per shard (no op 9 for a too-early one), spaced per key
             assert sorted(sid for _, sid, _ in fake.identifies) == list(range(shards))
             for key in range(concurrency):
@@ -384,16 +397,7 @@ async def test_a_slow_ready_holds_the_key_until_it_comes(
             gateway_url=fake.url, shards=shards, max_concurrency=concurrency
         ) as discord:
             env = {"FLEET_REST_URL": discord.base_url, "FLEET_IDENTIFY_INTERVAL": "0.3"}
-            workers = [
-                Worker(fake, shards, redis_server.url, LEASE, tmp_path / f"w{i}.log", env=env)
-                for i in range(processes)
-            ]
-            try:
-                await asyncio.to_thread(
-                    wait_for, lambda: balanced(workers, shards), 60, "every shard READY"
-                )
-            finally:
-                await asyncio.to_thread(stop_all, workers)
+            await run_until_balanced(fake, shards, processes, redis_server.url, tmp_path, env)
         assert sorted(sid for _, sid, _ in fake.identifies) == list(range(shards))
         ready_at = {
             conn.shard_id: at

@@ -64,32 +64,6 @@ EXPECTED = {"ping": (1, None), "command": (4, "hello")}  # response type, conten
 # --------------------------------------------------------------------------- child (measured)
 
 
-def _scope(path: str, signature: str, timestamp: str, length: int) -> dict[str, Any]:
-    """An http scope as uvicorn builds it."""
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-        "scheme": "http",
-        "method": "POST",
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [
-            (b"host", b"127.0.0.1:8000"),
-            (b"user-agent", b"Discord-Interactions/1.0 (+https://discord.com)"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(length).encode()),
-            (b"x-signature-ed25519", signature.encode()),
-            (b"x-signature-timestamp", timestamp.encode()),
-        ],
-        "state": {},
-    }
-
-
 class _Counting:
     """Switches callgrind's counting on for the request loop (see build_toggle)."""
 
@@ -144,6 +118,8 @@ def _freeze() -> None:
 async def _run_asgi(spec: str, path: str, requests: list[tuple[str, str, bytes]]) -> bytes:
     import importlib
 
+    from fixtures import http_scope
+
     module, _, attr = spec.partition(":")
     app = getattr(importlib.import_module(module), attr)
     shutdown = await lifespan(app)
@@ -164,7 +140,7 @@ async def _run_asgi(spec: str, path: str, requests: list[tuple[str, str, bytes]]
             async def receive(message: dict[str, Any] = message) -> dict[str, Any]:
                 return message
 
-            await app(_scope(path, signature, timestamp, len(body)), receive, send)
+            await app(http_scope(path, signature, timestamp, len(body)), receive, send)
             bad += out[0] != 200
     if bad:
         raise SystemExit(f"{spec}: {bad} answers were not 200 (last {out[0]} {out[1][:200]!r})")

@@ -277,3 +277,29 @@ def sign(body: bytes, timestamp: str | None = None, *, valid: bool = True) -> di
     if not valid:
         signature = bytes([signature[0] ^ 1]) + signature[1:]
     return {"X-Signature-Ed25519": signature.hex(), "X-Signature-Timestamp": ts}
+
+
+def http_scope(path: str, signature: str, timestamp: str, length: int) -> dict[str, Any]:
+    """An ASGI http scope for a signed interaction POST, as uvicorn builds it."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "scheme": "http",
+        "method": "POST",
+        "root_path": "",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"user-agent", b"Discord-Interactions/1.0 (+https://discord.com)"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(length).encode()),
+            (b"x-signature-ed25519", signature.encode()),
+            (b"x-signature-timestamp", timestamp.encode()),
+        ],
+        "state": {},
+    }

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import uvloop
-from fixtures import SCENARIOS, encode, sign
+from fixtures import SCENARIOS, encode, http_scope, sign
 
 App = Any
 
@@ -35,28 +35,9 @@ def build_request(scenario: str, path: str) -> tuple[dict[str, Any], bytes]:
     bad = scenario == "badsig"
     body = encode(SCENARIOS["echo" if bad else scenario][0])
     headers = sign(body, valid=not bad)
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-        "scheme": "http",
-        "method": "POST",
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [
-            (b"host", b"127.0.0.1:8000"),
-            (b"user-agent", b"Discord-Interactions/1.0 (+https://discord.com)"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-signature-ed25519", headers["X-Signature-Ed25519"].encode()),
-            (b"x-signature-timestamp", headers["X-Signature-Timestamp"].encode()),
-        ],
-        "state": {},
-    }
+    scope = http_scope(
+        path, headers["X-Signature-Ed25519"], headers["X-Signature-Timestamp"], len(body)
+    )
     return scope, body
 
 

@@ -166,9 +166,10 @@ class WebhookEventsApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         # PINGs carry no id: two in one second are the same signed bytes, and refusing the
         # second as a replay could fail Discord's URL check. So the replay check waits for events.
-        body = await self._endpoint.receive_verified(scope, receive, send, replay=False)
-        if body is None:
+        authentic = await self._endpoint.receive_authentic(scope, receive, send)
+        if authentic is None:
             return  # answered already (404, 405, 401, ...), or the client went away
+        body, sig, sent, now = authentic
         try:
             payload = from_json(body)
         except ValueError:
@@ -184,7 +185,7 @@ class WebhookEventsApp:
         if webhook_type == WebhookType.PING:
             await _no_content(send)
             return
-        if not await self._fresh(scope, send):
+        if not await self._fresh(sig, sent, now, send):
             return
         event = payload.get("event")
         if webhook_type != WebhookType.EVENT:
@@ -198,16 +199,10 @@ class WebhookEventsApp:
             return
         await _no_content(send)
 
-    async def _fresh(self, scope: Scope, send: Send) -> bool:
+    async def _fresh(self, sig: bytes, sent: float, now: float, send: Send) -> bool:
         """The replay check the request skipped so far; False once answered 401."""
-        signature = timestamp = b""
-        for name, value in scope["headers"]:
-            if name == b"x-signature-ed25519":
-                signature = value
-            elif name == b"x-signature-timestamp":
-                timestamp = value
         try:
-            await self._endpoint.verifier.refuse_replay(signature, timestamp)
+            await self._endpoint.verifier.refuse_replay(sig, sent, now)
         except VerificationError as exc:
             await reply(send, 401, error_body(str(exc)))
             return False

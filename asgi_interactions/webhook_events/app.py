@@ -1,10 +1,11 @@
 """``bot.webhook_events``: the ASGI app for Discord's Webhook Events URL (notes §1.7).
 
-It shares the bot's request checks (`Endpoint.receive_verified`: body bounds, signature,
-freshness, replays), its runner (event handlers are tracked work: ``max_concurrency``,
-``handler_timeout``, drained at shutdown) and its lifespan. A PING (``type`` 0) is answered 204;
-an event (``type`` 1) is answered 204 at once while its handler runs, or, with
-``serverless=True``, once its handler is done (Mangum answers only when the app returns).
+It shares the bot's request checks (`Endpoint.receive_authentic`: body bounds, signature,
+freshness; `verifier.refuse_replay` once the payload is an event), its runner (event handlers
+are tracked work: ``max_concurrency``, ``handler_timeout``, drained at shutdown) and its
+lifespan. A PING (``type`` 0) is answered 204; an event (``type`` 1) is answered 204 at once
+while its handler runs, or, with ``serverless=True``, once its handler is done (Mangum answers
+only when the app returns).
 
 Status choices: Discord retries whatever is not a 2xx for 10 minutes, so only a body that is no
 webhook payload at all (not JSON, not an object, no integer ``type``; Discord never sends one,

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from .shared_state import SharedState
 
 __all__ = [
-    "REPLAYED",
     "ReplayCache",
     "SharedReplayStore",
     "SignatureVerifier",

@@ -20,7 +20,7 @@ from .context import InitialResponse
 from .models import Interaction
 from .models.lazy import parse_request
 from .runner import FAILED_TEXT, FAILURE_EDIT_RESERVE, Runner, notice
-from .verify import SignatureVerifier, VerificationError
+from .verify import REPLAYED, SignatureVerifier, VerificationError
 
 __all__ = ["Endpoint"]
 
@@ -32,11 +32,15 @@ _JSON = (b"content-type", b"application/json")
 _PONG = b'{"type":1}'
 _PONG_LENGTH = (b"content-length", b"%d" % len(_PONG))
 _CLOSE = ((b"connection", b"close"),)
+_READ = frozenset((b"x-signature-ed25519", b"x-signature-timestamp", b"content-length"))
 
 
 def error_body(message: str) -> bytes:
     """``{"error": message}`` as JSON bytes."""
     return to_json({"error": message})
+
+
+_REPLAYED_BODY = error_body(REPLAYED)
 
 
 class RateLimitedLog:
@@ -82,9 +86,10 @@ class Endpoint:
         self._bad_request_log = RateLimitedLog(security_log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await self.receive_verified(scope, receive, send)
-        if body is None:
+        authentic = await self.receive_authentic(scope, receive, send)
+        if authentic is None:
             return  # answered already (an error), or the client went away
+        body, sig, sent, now = authentic
 
         try:
             interaction = parse_request(body)
@@ -93,12 +98,27 @@ class Endpoint:
             return
 
         if interaction is None:  # a PING: only its type was read
+            # No replay check: answering a replayed PING has no effect but the same PONG.
             # Fresh messages: middleware may edit a message's headers in place.
             await send(
                 {"type": "http.response.start", "status": 200, "headers": [_JSON, _PONG_LENGTH]}
             )
             await send({"type": "http.response.body", "body": _PONG})
             return
+
+        # Every other type runs a handler: refuse a replay (verifier.refuse_replay, inline).
+        verifier = self.verifier
+        shared = verifier.shared_replay
+        if shared is None:
+            cache = verifier.replay_cache
+            replayed = cache is not None and cache.seen(sig, sent, now)
+        else:  # seen signatures in Redis: the only awaited check
+            replayed = await shared.seen(sig, sent, now)
+        if replayed:
+            self._rejected(scope, REPLAYED)
+            await reply(send, 401, _REPLAYED_BODY)
+            return
+
         if not self._is_running():
             await self._ensure_started()
 
@@ -116,15 +136,16 @@ class Endpoint:
         finally:
             initial.mark_sent()
 
-    async def receive_verified(
-        self, scope: Scope, receive: Receive, send: Send, replay: bool = True
-    ) -> bytes | None:
-        """The request's body once it is read within bounds and verified; None once answered.
+    async def receive_authentic(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[bytes, bytes, float, float] | None:
+        """The request's body once it is read within bounds and authentic; None once answered.
 
         Shared by every endpoint the app serves (interactions, webhook events): the path and
-        method checks, the body bounds, the signature, freshness and (unless ``replay`` is
-        False: the caller checks it later with ``verifier.refuse_replay``) replay checks, and
-        their error answers (404, 405, 400, 408, 413, 503, 401) all live here.
+        method checks, the body bounds, the signature and freshness checks, and their error
+        answers (404, 405, 400, 408, 413, 503, 401) all live here. The replay check is the
+        caller's, once it knows whether the request has any effect: it gets the body with what
+        ``verifier.refuse_replay`` takes (the raw signature, the signed timestamp, now).
         """
         path: str = scope["path"]
         root: str = scope.get("root_path", "")
@@ -140,11 +161,13 @@ class Endpoint:
         signature = timestamp = None
         length = -1
         for name, value in scope["headers"]:
+            if name not in _READ:
+                continue  # most headers: one set lookup
             if name == b"x-signature-ed25519":
                 signature = value
             elif name == b"x-signature-timestamp":
                 timestamp = value
-            elif name == b"content-length":
+            else:  # content-length
                 # Digits only (bytes.isdigit is ASCII-only), at most 18 of them so int() stays
                 # cheap, and only one header: anything else is not a length we can trust.
                 if length != -1 or not value.isdigit() or len(value) > 18:
@@ -193,22 +216,19 @@ class Endpoint:
             await reply(send, exc.status, error_body(exc.message), _CLOSE)
             return None
 
-        verifier = self.verifier
         try:
-            if not replay:
-                verifier.authenticate(signature, timestamp, body)
-            elif verifier.shared_replay is None:
-                verifier.verify(signature, timestamp, body)
-            else:  # seen signatures in Redis: the only awaited check
-                await verifier.verify_shared(signature, timestamp, body)
+            sig, sent, now = self.verifier.authenticate(signature, timestamp, body)
         except VerificationError as exc:
-            client = scope.get("client")
-            self._bad_request_log.info(
-                "rejected request from %s: %s", client[0] if client else "?", exc
-            )
+            self._rejected(scope, str(exc))
             await reply(send, 401, error_body(str(exc)))
             return None
-        return body
+        return body, sig, sent, now
+
+    def _rejected(self, scope: Scope, reason: str) -> None:
+        client = scope.get("client")
+        self._bad_request_log.info(
+            "rejected request from %s: %s", client[0] if client else "?", reason
+        )
 
     async def _reply_serverless(
         self,

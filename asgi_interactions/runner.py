@@ -18,6 +18,8 @@ from .context import Context, InitialResponse
 from .errors import HandlerNotFound
 from .models import Interaction, InteractionType
 from .responses import callback_payload, deferred_payload
+from .responses.message import MAX_CONTENT
+from .responses.payloads import PLAIN_MESSAGE_TYPES
 
 if TYPE_CHECKING:
     from .app import InteractionApp  # for types only: the runner uses its rest and application_id
@@ -269,7 +271,13 @@ class Runner:
         if result is None:
             log.warning("handler for interaction %s returned nothing", interaction.id)
             result = _FAILED
-        if isinstance(result, _Notice):
+        if (
+            type(result) is str
+            and len(result) <= MAX_CONTENT
+            and interaction.type in PLAIN_MESSAGE_TYPES
+        ):  # the commonest result: callback_payload's first case, without the call (~2k)
+            response = InitialResponse({"type": 4, "data": {"content": result}}, [])
+        elif isinstance(result, _Notice):
             response = InitialResponse(notice(result.text, interaction.type), [])
         else:
             try:

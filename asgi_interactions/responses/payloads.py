@@ -44,7 +44,8 @@ def _kind(interaction_type: int) -> str:
         return f"type {interaction_type}"
 
 
-_PLAIN_MESSAGE_TYPES = frozenset(
+#: Interaction types a ``str`` result answers as a message (type 4), as ``callback_payload`` does.
+PLAIN_MESSAGE_TYPES = frozenset(
     {
         InteractionType.APPLICATION_COMMAND,
         InteractionType.MESSAGE_COMPONENT,
@@ -63,7 +64,7 @@ def callback_payload(
     pass ``from_message=False`` when the modal came from a command), Modal -> 9, str -> 4,
     choices -> 8 (first 25, in order). A dict with a ``type`` key is sent as given.
     """
-    if type(result) is str and interaction_type in _PLAIN_MESSAGE_TYPES:
+    if type(result) is str and interaction_type in PLAIN_MESSAGE_TYPES:
         # The commonest result, answered without building a Message: same JSON, same checks.
         check_length("message content", result, MAX_CONTENT)
         return {"type": 4, "data": {"content": result}}, []

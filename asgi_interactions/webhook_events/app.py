@@ -1,10 +1,11 @@
 """``bot.webhook_events``: the ASGI app for Discord's Webhook Events URL (notes §1.7).
 
-It shares the bot's request checks (`Endpoint.receive_verified`: body bounds, signature,
-freshness, replays), its runner (event handlers are tracked work: ``max_concurrency``,
-``handler_timeout``, drained at shutdown) and its lifespan. A PING (``type`` 0) is answered 204;
-an event (``type`` 1) is answered 204 at once while its handler runs, or, with
-``serverless=True``, once its handler is done (Mangum answers only when the app returns).
+It shares the bot's request checks (`Endpoint.receive_authentic`: body bounds, signature,
+freshness; `verifier.refuse_replay` once the payload is an event), its runner (event handlers
+are tracked work: ``max_concurrency``, ``handler_timeout``, drained at shutdown) and its
+lifespan. A PING (``type`` 0) is answered 204; an event (``type`` 1) is answered 204 at once
+while its handler runs, or, with ``serverless=True``, once its handler is done (Mangum answers
+only when the app returns).
 
 Status choices: Discord retries whatever is not a 2xx for 10 minutes, so only a body that is no
 webhook payload at all (not JSON, not an object, no integer ``type``; Discord never sends one,
@@ -166,9 +167,10 @@ class WebhookEventsApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         # PINGs carry no id: two in one second are the same signed bytes, and refusing the
         # second as a replay could fail Discord's URL check. So the replay check waits for events.
-        body = await self._endpoint.receive_verified(scope, receive, send, replay=False)
-        if body is None:
+        authentic = await self._endpoint.receive_authentic(scope, receive, send)
+        if authentic is None:
             return  # answered already (404, 405, 401, ...), or the client went away
+        body, sig, sent, now = authentic
         try:
             payload = from_json(body)
         except ValueError:
@@ -184,7 +186,7 @@ class WebhookEventsApp:
         if webhook_type == WebhookType.PING:
             await _no_content(send)
             return
-        if not await self._fresh(scope, send):
+        if not await self._fresh(sig, sent, now, send):
             return
         event = payload.get("event")
         if webhook_type != WebhookType.EVENT:
@@ -198,16 +200,10 @@ class WebhookEventsApp:
             return
         await _no_content(send)
 
-    async def _fresh(self, scope: Scope, send: Send) -> bool:
+    async def _fresh(self, sig: bytes, sent: float, now: float, send: Send) -> bool:
         """The replay check the request skipped so far; False once answered 401."""
-        signature = timestamp = b""
-        for name, value in scope["headers"]:
-            if name == b"x-signature-ed25519":
-                signature = value
-            elif name == b"x-signature-timestamp":
-                timestamp = value
         try:
-            await self._endpoint.verifier.refuse_replay(signature, timestamp)
+            await self._endpoint.verifier.refuse_replay(sig, sent, now)
         except VerificationError as exc:
             await reply(send, 401, error_body(str(exc)))
             return False

@@ -80,9 +80,19 @@ async def test_other_paths_get_404(make_bot: Callable[..., InteractionApp], tran
         {"x-signature-ed25519": "ab" * 64},
         {"x-signature-ed25519": "zz" * 64, "x-signature-timestamp": str(int(time.time()))},
         {"x-signature-ed25519": "ab" * 10, "x-signature-timestamp": str(int(time.time()))},
+        # 128 characters that bytes.fromhex would read (spaces between bytes): not hex digits
+        {"x-signature-ed25519": " ".join(["ab"] * 43), "x-signature-timestamp": "1"},
         {"x-signature-ed25519": "ab" * 64, "x-signature-timestamp": "not-a-number"},
     ],
-    ids=["none", "no-signature", "no-timestamp", "not-hex", "short", "bad-timestamp"],
+    ids=[
+        "none",
+        "no-signature",
+        "no-timestamp",
+        "not-hex",
+        "short",
+        "spaced",
+        "bad-timestamp",
+    ],
 )
 async def test_missing_or_malformed_headers_get_401(
     make_bot: Callable[..., InteractionApp], connect: Connect, headers: dict[str, str]
@@ -133,25 +143,69 @@ async def test_timestamp_check_can_be_disabled(
     assert response.status == 200
 
 
-async def test_replayed_request_gets_401(
+async def test_a_replayed_command_gets_401_and_its_handler_runs_once(
     make_bot: Callable[..., InteractionApp], connect: Connect, keys: KeyPair
 ) -> None:
-    body = json.dumps(interaction_payload(1)).encode()
+    bot = make_bot()
+    runs: list[str] = []
+
+    @bot.on(2)
+    async def handler(ctx: Context) -> str:
+        runs.append(str(ctx.interaction.id))
+        return "ran"
+
+    body = json.dumps(command_payload("echo", {"text": "hi"})).encode()
     headers = keys.headers(body)
-    async with connect(make_bot()) as client:
+    async with connect(bot) as client:
         first = await client.send(body, headers=headers, sign=False)
         second = await client.send(body, headers=headers, sign=False)
+        third = await client.send(body, headers=headers, sign=False)
     assert first.status == 200
-    assert second.status == 401
-    assert second.json == {"error": "request was already received"}
+    assert first.json == {"type": 4, "data": {"content": "ran"}}
+    assert second.status == third.status == 401
+    assert second.json == third.json == {"error": "request was already received"}
+    assert runs == [json.loads(body)["id"]]
+
+
+async def test_a_replayed_ping_gets_pong(
+    make_bot: Callable[..., InteractionApp], connect: Connect, keys: KeyPair
+) -> None:
+    """Answering a PING has no effect, so it skips the replay check (as webhook events do);
+    the command after it, with the very same headers' timestamp, is still checked."""
+    body = json.dumps(interaction_payload(1)).encode()
+    headers = keys.headers(body)
+    command = json.dumps(command_payload("echo", {"text": "hi"})).encode()
+    command_headers = keys.headers(command, timestamp=headers["x-signature-timestamp"])
+    async with connect(echo_bot(make_bot)) as client:
+        pings = [await client.send(body, headers=headers, sign=False) for _ in range(3)]
+        commands = [
+            await client.send(command, headers=command_headers, sign=False) for _ in range(2)
+        ]
+    assert [(r.status, r.json) for r in pings] == [(200, {"type": 1})] * 3
+    assert [r.status for r in commands] == [200, 401]
+
+
+async def test_a_replayed_ping_is_still_verified(
+    make_bot: Callable[..., InteractionApp], connect: Connect, keys: KeyPair
+) -> None:
+    """Skipping the replay check does not skip the signature or the freshness check."""
+    body = json.dumps(interaction_payload(1)).encode()
+    headers = keys.headers(body)
+    forged = {**headers, "x-signature-ed25519": headers["x-signature-ed25519"][::-1]}
+    stale = keys.headers(body, timestamp=str(int(time.time()) - 400))
+    async with connect(make_bot()) as client:
+        assert (await client.send(body, headers=headers, sign=False)).status == 200
+        assert (await client.send(body, headers=forged, sign=False)).status == 401
+        assert (await client.send(body, headers=stale, sign=False)).status == 401
+        assert (await client.send(body, headers=headers, sign=False)).status == 200
 
 
 async def test_replay_cache_can_be_disabled(
     make_bot: Callable[..., InteractionApp], connect: Connect, keys: KeyPair
 ) -> None:
-    body = json.dumps(interaction_payload(1)).encode()
+    body = json.dumps(command_payload("echo", {"text": "hi"})).encode()
     headers = keys.headers(body)
-    async with connect(make_bot(replay_cache_size=0)) as client:
+    async with connect(echo_bot(make_bot, replay_cache_size=0)) as client:
         statuses = [(await client.send(body, headers=headers, sign=False)).status for _ in range(3)]
     assert statuses == [200, 200, 200]
 

@@ -105,3 +105,35 @@ async def test_the_initial_response_is_handed_over_once_and_awaited_only_on_dema
     assert not ctx._offer_initial(first)  # a late answer has nowhere to go
     assert ctx.responded
     await asyncio.wait_for(ctx._initial.sent, 5)  # ctx.defer() would return, not hang
+
+
+async def test_a_str_result_answers_as_callback_payload_does(
+    make_bot: Callable[..., InteractionApp],
+) -> None:
+    """The runner answers a ``str`` without calling callback_payload: same answers, same limit."""
+    from asgi_interactions.models import Interaction
+    from asgi_interactions.responses import callback_payload
+    from asgi_interactions.runner import FAILED_TEXT, notice
+    from asgi_interactions.testing import autocomplete_payload, component_payload, modal_payload
+
+    payloads = {
+        2: command_payload("x"),
+        3: component_payload("c"),
+        4: autocomplete_payload("x", "q", {"q": "a"}),
+        5: modal_payload("m", {"f": "v"}),
+    }
+    for text in ("", "hi", "é" * 2000, "x" * 2001):
+        for itype, payload in payloads.items():
+            bot = make_bot()
+
+            @bot.on(itype)
+            async def handler(ctx: Context, text: str = text) -> str:
+                return text
+
+            interaction = Interaction.model_validate(payload)
+            initial = await bot.process(interaction)
+            try:
+                expected, _ = callback_payload(text, itype, from_message=False)
+            except (TypeError, ValueError):  # the runner's answer to an invalid result
+                expected = notice(FAILED_TEXT, itype)
+            assert initial.payload == expected, (text[:10], itype)

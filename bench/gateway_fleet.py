@@ -62,6 +62,51 @@ def timeline(worker: Worker) -> str:
     )
 
 
+def identify_steps(workers: list[Worker], concurrency: int) -> list[str]:
+    """Per key, each gap between two IDENTIFYs broken down (``--trace``): after the earlier
+    one was sent, when its slot was released (READY), when Redis had freed it, when the next
+    shard was granted the slot, and when it sent its IDENTIFY (ms)."""
+    steps: dict[tuple[int, str], float] = {}
+    freed: dict[str, list[float]] = {}
+    for w in workers:
+        for line in w.lines():
+            if line.startswith("P "):
+                _, sid, what, at = line.split()
+                if what == "granted" or (int(sid), what) not in steps:
+                    steps[int(sid), what] = float(at)  # the last grant: the one that sent
+            elif line.startswith("R "):
+                _, key, at = line.split()
+                freed.setdefault(key.rsplit(":", 1)[0], []).append(float(at))
+    frees = sorted(t for ts in freed.values() for t in ts)
+    first = sorted((at, sid) for (sid, what), at in steps.items() if what == "sent")[:concurrency]
+    t0 = first[0][0] if first else 0.0
+    out = [
+        "first window (ms after its first IDENTIFY): "
+        + "; ".join(
+            f"shard {sid} queued {(steps[sid, 'waits'] - t0) * 1000:.0f}, granted "
+            f"{(steps[sid, 'granted'] - t0) * 1000:.0f}, sent {(at - t0) * 1000:.0f}"
+            for at, sid in first
+        )
+    ]
+    for key in range(concurrency):
+        order = sorted(
+            (at, sid)
+            for (sid, what), at in steps.items()
+            if what == "sent" and sid % concurrency == key
+        )
+        parts = []
+        for (t0, a), (t1, b) in itertools.pairwise(order):
+            rel = steps.get((a, "release"), math.nan) - t0
+            free = next((t for t in frees if t >= t0 + rel), math.nan) - t0
+            granted = steps.get((b, "granted"), math.nan) - t0
+            parts.append(
+                f"{a}->{b}: release {rel * 1000:.0f}, freed {free * 1000:.0f}, "
+                f"granted {granted * 1000:.0f}, sent {(t1 - t0) * 1000:.0f}"
+            )
+        out.append(f"key {key}: " + "; ".join(parts))
+    return out
+
+
 def window_gaps(fake: FakeGateway, concurrency: int) -> list[list[float]]:
     """Per rate-limit key, the seconds between its IDENTIFYs as the fake read them."""
     gaps = []
@@ -116,6 +161,7 @@ async def run(
                     first_imported = min(imported(w) for w in workers) - spawned
                     start_identifies = len(fake.identifies)
                     timelines = [timeline(w) for w in workers]
+                    steps = identify_steps(workers, concurrency) if trace else []
                     gaps = window_gaps(fake, concurrency)
                     cpu_to_identify = sorted(
                         round(w.marks("C").get("IDENTIFY sent", math.inf), 3) for w in workers
@@ -151,6 +197,7 @@ async def run(
                     "identifies_at": windows,
                     "start_identifies": start_identifies,
                     "timelines": timelines,
+                    "identify_steps": steps,
                     "window_gaps": gaps,
                     "first_identify_by_process": first_identify_by_process,
                     "cpu_to_identify": cpu_to_identify,
@@ -191,6 +238,9 @@ def report(mc: int, r: dict[str, Any], trace: bool) -> None:
         )
         for i, line in enumerate(r["timelines"]):
             print(f"  process {i} (s after its spawn): {line}")
+        print("  each window, after the key's previous IDENTIFY was sent (ms):")
+        for line in r["identify_steps"]:
+            print(f"    {line}")
 
 
 def main() -> None:

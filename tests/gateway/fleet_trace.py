@@ -73,3 +73,39 @@ def install(sink: IO[str]) -> None:
     shard.connect = traced_connect  # type: ignore[assignment]
     wrap(identify_queue.FleetIdentifyQueue, "sent", "IDENTIFY sent")
     wrap(gateway.Gateway, "_deliver", "first event (READY)")
+
+    # Per shard (``P <shard> <step> <monotonic>``): the identify queue's steps, for the gaps.
+    def step(sid: int, what: str) -> None:
+        with lock:
+            sink.write(f"P {sid} {what} {time.monotonic()}\n")
+
+    queue = identify_queue.FleetIdentifyQueue
+    acquire, sent, release, init = queue.acquire, queue.sent, queue.release, queue.__init__
+
+    async def traced_acquire(self: Any, shard_id: int) -> None:
+        step(shard_id, "waits")
+        await acquire(self, shard_id)
+        step(shard_id, "granted")
+
+    def traced_sent(self: Any, shard_id: int) -> None:
+        step(shard_id, "sent")
+        sent(self, shard_id)
+
+    def traced_release(self: Any, shard_id: int, *, sent: bool) -> None:
+        step(shard_id, "release")
+        release(self, shard_id, sent=sent)
+
+    def traced_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        script = self._release
+
+        async def released(*, keys: list[str], args: list[Any]) -> Any:
+            result = await script(keys=keys, args=args)
+            with lock:
+                sink.write(f"R {keys[0]} {time.monotonic()}\n")
+            return result
+
+        self._release = released
+
+    queue.acquire, queue.sent, queue.release = traced_acquire, traced_sent, traced_release
+    queue.__init__ = traced_init

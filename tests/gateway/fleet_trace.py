@@ -55,6 +55,7 @@ def install(sink: IO[str]) -> None:
 
     wrap(client.RestClient, "open", "rest opened", begin=True)
     wrap(client.RestClient, "get_gateway_bot", "GET /gateway/bot", begin=True)
+    wrap(gateway, "fleet_gateway_bot", "gateway/bot known", begin=True)  # shared or fetched
     wrap(sharing.SharedShards, "_io_start_shared", "io loop", begin=True)
     wrap(leases.RedisLeases, "__init__", "redis client")
     wrap(leases.RedisLeases, "join", "joined", begin=True)

@@ -10,6 +10,11 @@ is 0: RESUMEs).
 
     python bench/gateway_fleet.py                        # max_concurrency 4 and 1, ~2.5 min
     python bench/gateway_fleet.py --concurrency 4 --lease 5
+    python bench/gateway_fleet.py --concurrency 4 --no-restart --runs 5 --trace
+
+``--runs N`` repeats the start (median, min, max at the end); ``--no-restart`` skips (b);
+``--trace`` prints each process's start step by step (seconds after its spawn, and its CPU
+seconds by then, which other load moves less) and each IDENTIFY window broken down.
 
 Needs ``redis-server`` on PATH. Everything runs on 127.0.0.1.
 """

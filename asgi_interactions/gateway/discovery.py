@@ -65,8 +65,8 @@ async def fleet_gateway_bot(
             held, found = await _shared_or_turn(client, key, lock)
             if found is not None:
                 return found
-        except (RedisError, OSError) as exc:
-            log.warning("GET /gateway/bot not shared: Redis is unreachable (%s)", exc)
+        except (RedisError, OSError, ValueError) as exc:  # ValueError: not our JSON
+            log.warning("GET /gateway/bot not shared: %s", exc)
             return await fetch()
         info = await fetch()
         with contextlib.suppress(RedisError, OSError):  # else the others ask Discord

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+import redis.asyncio
 
 from asgi_interactions import Gateway, RestClient
 from asgi_interactions.gateway import discovery
@@ -91,7 +92,20 @@ async def test_without_redis_each_process_asks_discord(caplog: pytest.LogCapture
     assert await asyncio.wait_for(ask(closed, fetch), 10) == ANSWER
     assert await asyncio.wait_for(ask(closed, fetch), 10) == ANSWER
     assert fetch.calls == 2
-    assert "GET /gateway/bot not shared: Redis is unreachable" in caplog.text
+    assert "GET /gateway/bot not shared" in caplog.text
+
+
+async def test_an_unreadable_shared_answer_is_ignored(
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        await client.set(discovery._key("token", "http://discord.test/api"), b"{not json")
+    finally:
+        await client.aclose()
+    fetch = Fetches(delay=0)
+    assert await asyncio.wait_for(ask(redis_server.url, fetch), 10) == ANSWER
+    assert fetch.calls == 1
 
 
 async def test_a_gateway_started_soon_after_uses_the_fleets_answer(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from . import commands
 from .coordinator import Coordinator
 from .delivery import DeliveryRecorder
+from .discovery import fleet_gateway_bot
 from .errors import GatewayError
 from .events import Dispatcher, GatewayEvent, Listener
 from .guild_commands import GuildCommands
@@ -312,7 +313,16 @@ class Gateway(GuildCommands, SharedShards):
 
                 rest = RestClient(self.config.token)
         try:
-            info = await rest.get_gateway_bot()
+            if self.redis_url and self.shard_ids is None and self.share_shards:
+                info = await fleet_gateway_bot(
+                    self.redis_url,
+                    self.config.token,
+                    rest.base_url,
+                    rest.get_gateway_bot,
+                    socket_timeout=min(1.0, self.lease_period / 8),
+                )
+            else:
+                info = await rest.get_gateway_bot()
         finally:
             if own:
                 await rest.close()

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from typing import Any
 
 from .errors import GatewayError
@@ -163,14 +164,15 @@ class FleetIdentifyQueue(IdentifyQueue):
 
     def release(self, shard_id: int, *, sent: bool) -> None:
         """Free the key (in the background); after a send the next waits ``interval`` from it."""
-        wait = self.wait_after(shard_id, sent)
+        until = time.monotonic() + self.wait_after(shard_id, sent)
         ticket = self._granted.pop(shard_id, None)
         if ticket is None:
             return
         keys = self._keys(self.key(shard_id))
-        interval_ms = max(1, int(wait * 1000)) if sent else 0
 
         async def release() -> None:
+            # the wait counts from the send, not from whenever this task gets to run
+            interval_ms = max(1, int((until - time.monotonic()) * 1000)) if sent else 0
             try:
                 await self._release(keys=keys[1:3], args=[ticket, interval_ms])
             except Exception as exc:  # the lock expires after ``hold`` seconds

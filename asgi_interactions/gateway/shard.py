@@ -24,7 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from .commands import MemberRequests
-from .connection import GatewayConnection
+from .connection import GatewayConnection, connect_options
 from .errors import FATAL_CLOSE_CODES, GatewayError
 from .events import GatewayEvent
 from .payloads import Conn, Reason, ShardPayloads
@@ -217,6 +217,7 @@ class Shard(ShardPayloads):
                     open_timeout=self.config.open_timeout,
                     close_timeout=self.config.close_timeout,
                     user_agent_header="DiscordBot (asgi-interactions, 0.1)",
+                    **connect_options(url),
                 )
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
                 log.warning("shard %d: could not connect: %s", self.id, exc)

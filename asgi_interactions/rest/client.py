@@ -39,6 +39,7 @@ from .pacing import pacer
 from .ratelimit.limiter import Permit, RateLimiter
 from .ratelimit.memory import MemoryRateLimiter
 from .routes import Route
+from .transport import SchemeTransport
 from .wire import (
     _bucket_info,
     _decode,
@@ -205,12 +206,16 @@ class RestClient(Exchange, RestHelpers):
                 max_keepalive_connections=self.max_in_flight,
                 keepalive_expiry=30.0,
             )
+            transport = self._transport
+            if transport is None:  # TLS (the CA bundle) only for https
+                transport = SchemeTransport(http2=self.http2, limits=limits)
+                transport.prepare(httpx2.URL(self.base_url).scheme)  # its cost now, not mid-burst
             self._http = httpx2.AsyncClient(
                 http2=self.http2,
                 timeout=self.timeout,
                 limits=limits,
                 headers={"User-Agent": USER_AGENT},
-                transport=self._transport,
+                transport=transport,
                 follow_redirects=False,
             )
 

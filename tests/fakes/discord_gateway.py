@@ -27,6 +27,7 @@ import contextlib
 import itertools
 import json
 import secrets
+import ssl
 import threading
 import time
 import zlib
@@ -144,6 +145,7 @@ class FakeGateway:
         self.member_requests: list[dict[str, Any]] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self.port = 0
+        self.scheme = "ws"  # "wss" when served with TLS
         self._ids = itertools.count(1)
         self._last_identify: dict[int, float] = {}
         self._all_members_at: dict[str, float] = {}
@@ -152,11 +154,11 @@ class FakeGateway:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/"
+        return f"{self.scheme}://127.0.0.1:{self.port}/"
 
     @property
     def resume_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/resume"
+        return f"{self.scheme}://127.0.0.1:{self.port}/resume"
 
     def run(self, coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
         """Run a control coroutine on the fake's loop; await the result from any loop."""
@@ -564,9 +566,14 @@ class FakeGateway:
 
 
 @contextlib.contextmanager
-def serve_fake_gateway(**options: Any) -> Iterator[FakeGateway]:
-    """Run a ``FakeGateway(**options)`` on 127.0.0.1:<free port>, on its own thread."""
+def serve_fake_gateway(
+    *, tls: ssl.SSLContext | None = None, **options: Any
+) -> Iterator[FakeGateway]:
+    """Run a ``FakeGateway(**options)`` on 127.0.0.1:<free port>, on its own thread (with
+    ``tls``, a server-side context, over ``wss://``)."""
     fake = FakeGateway(**options)
+    if tls is not None:
+        fake.scheme = "wss"
     loop = asyncio.new_event_loop()
     started = threading.Event()
     stop: asyncio.Future[None] | None = None
@@ -585,6 +592,7 @@ def serve_fake_gateway(**options: Any) -> Iterator[FakeGateway]:
                 max_size=None,
                 ping_interval=None,
                 close_timeout=0.5,
+                ssl=tls,
             ) as server:
                 fake.port = next(iter(server.sockets)).getsockname()[1]
                 fake.loop = loop

@@ -29,6 +29,7 @@ class Worker:
         args = [fake.url, str(shards), redis_url or "-", str(lease), str(out)]
         if lease_dir is not None:
             args.append(str(lease_dir))
+        self.spawned = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.gateway.fleet_worker", *args], cwd=ROOT, env=env
         )
@@ -38,6 +39,16 @@ class Worker:
             return self.out.read_text().splitlines()
         except FileNotFoundError:
             return []
+
+    def marks(self, kind: str = "T") -> dict[str, float]:
+        """Its ``T <label> <monotonic>`` lines: when each step of its start first happened
+        (``kind="C"``: the process's CPU seconds then, with ``FLEET_TRACE``)."""
+        found: dict[str, float] = {}
+        for line in self.lines():
+            if line.startswith(kind + " "):
+                label, at = line[2:].rsplit(" ", 1)
+                found.setdefault(label, float(at))
+        return found
 
     def running(self) -> set[int]:
         """The shards it last said it runs (READY)."""

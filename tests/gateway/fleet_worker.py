@@ -5,7 +5,8 @@ Writes when its imports were done (``T imported <monotonic>``), every event it r
 line each, flushed, so the test reads them even after a kill -9.
 Usage: ``python -m tests.gateway.fleet_worker URL SHARDS REDIS_URL|- LEASE OUT [DIR]``.
 Optional environment: ``FLEET_REST_URL`` (ask the fake REST's ``/gateway/bot`` instead of using
-URL), ``FLEET_IDENTIFY_INTERVAL`` (seconds, default 0), ``FLEET_FLOOR`` (session floor).
+URL), ``FLEET_IDENTIFY_INTERVAL`` (seconds, default 0), ``FLEET_FLOOR`` (session floor),
+``FLEET_TRACE`` (write the start's timeline too: ``tests/gateway/fleet_trace.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import signal
 import sys
 import time
 
-from asgi_interactions import Gateway, GatewayEvent, Intents, RestClient
+STARTED = time.monotonic()  # the interpreter (and asyncio) is up: the library's imports follow
+
+from asgi_interactions import Gateway, GatewayEvent, Intents, RestClient  # noqa: E402
 
 IMPORTED = time.monotonic()  # the clock is system-wide: the benchmark compares it with spawn
+IMPORTED_CPU = time.process_time()
 
 
 async def main(
@@ -46,7 +50,11 @@ async def main(
         close_timeout=0.5,
     )
     with open(out, "a", buffering=1) as sink:  # noqa: ASYNC230 - line-buffered log
-        sink.write(f"T imported {IMPORTED}\n")
+        sink.write(f"T started {STARTED}\nT imported {IMPORTED}\nC imported {IMPORTED_CPU}\n")
+        if os.environ.get("FLEET_TRACE"):
+            from tests.gateway.fleet_trace import install
+
+            install(sink)
 
         @gw.listen("*")
         async def record(event: GatewayEvent) -> None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from asgi_interactions.gateway.connection import GatewayConnection
+from tests.fakes.tls import tls  # noqa: F401 - fixture
 
 MESSAGES: list[str | bytes] = [
     "hello",  # sent at once after the handshake: may share a read with the 101 response
@@ -31,20 +31,6 @@ MESSAGES: list[str | bytes] = [
     "text \u00e9\u4e16",
 ]
 FRAGMENTED = [b"part-1|", b"part-2|", b"part-3"]
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    """A self-signed certificate for 127.0.0.1 (openssl CLI)."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    yield cert, key
 
 
 async def handler(ws: ServerConnection) -> None:
@@ -59,7 +45,8 @@ async def handler(ws: ServerConnection) -> None:
 
 @pytest.fixture(params=["ws", "wss"])
 async def server_url(
-    request: pytest.FixtureRequest, tls: tuple[Path, Path]
+    request: pytest.FixtureRequest,
+    tls: tuple[Path, Path],  # noqa: F811
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     server_ssl = client_ssl = None
     if request.param == "wss":

@@ -27,6 +27,7 @@ import contextvars
 import itertools
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -119,6 +120,7 @@ def _webhook_major(ch: int) -> str:
 Ops = dict[str, Callable[..., Awaitable[Any]]]
 #: Set (loop time) when the workload starts, the client open: the stall ticker counts from then.
 STARTED: list[float] = []
+STARTED_MONO: list[float] = []  # the same, monotonic (BENCH_DEBUG's timestamps)
 #: Set (loop time) when the workload's last call has returned (before the client closes).
 FINISHED: list[float] = []
 
@@ -127,7 +129,16 @@ async def run_phases(ops: Ops, w: Workload) -> list[BaseException]:
     """Phase 1, then phase 2; every call's failure is kept (a failed call is counted, not
     fatal). Contents name channel, kind and issue order (``"1001-e3"``) for the FIFO check."""
     await asyncio.sleep(0.02)  # the client's start-up (pool, TLS context) ends its callback
+    # As InteractionApp does after its startup (freeze_gc, once the REST client is open): the
+    # imports' objects, HTTPX2's and its backends' included, leave the collector's reach, so a
+    # full collection does not walk them mid-run (~25 ms; 5-6 ms when frozen before the client
+    # opened, which left ~15,000 objects of its late imports in reach).
+    freeze_heap_once()
+    await asyncio.sleep(0.02)  # the collection's iteration is not the workload's
     STARTED.append(asyncio.get_running_loop().time())
+    STARTED_MONO.append(time.monotonic())
+    if DEBUG:
+        DEBUG.modules = set(sys.modules)
     created = await asyncio.gather(
         *(ops["create"](ch, f"{ch}-c{i}") for ch in w.channels for i in range(w.creates)),
         return_exceptions=True,
@@ -264,32 +275,53 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
             late = loop.time() - due
             if STARTED and due > STARTED[0]:  # the client's start-up is not counted
                 worst = max(worst, late)
+                if DEBUG and late > 0.005:
+                    DEBUG.late(late)
             if late > 0.001:
                 due = loop.time()
 
     # The ticker's lateness includes the time the OS gives other processes (the machine is
     # shared); a loop iteration's CPU time (select's wait excluded) is what this process costs.
+    # CPU time charged to the thread while it is blocked in select (epoll_wait) is not the
+    # client's code: on this VM it was 10-20 ms at times, with 0.01 ms of callbacks in the
+    # iteration (the kernel's or the host's time). It is reported apart.
     base = type(loop)
     run_once = base._run_once  # type: ignore[attr-defined]
     worst_cpu = 0.0
+    worst_at = [0.0]  # when (s after the workload's start)
+    in_select = [0.0, 0.0]  # CPU seconds spent inside select: all, and the most in one call
+    selector = loop._selector  # type: ignore[attr-defined]
+    select = selector.select
+
+    def counted_select(timeout: float | None = None) -> Any:
+        t = time.thread_time()
+        try:
+            return select(timeout)
+        finally:
+            d = time.thread_time() - t
+            in_select[0] += d
+            if STARTED and d > in_select[1]:
+                in_select[1] = d
+
+    selector.select = counted_select
 
     def timed(self: asyncio.AbstractEventLoop) -> None:
         nonlocal worst_cpu
-        t = time.thread_time()
+        t, s = time.thread_time(), in_select[0]
         run_once(self)
         if STARTED:
-            d = time.thread_time() - t
+            d = time.thread_time() - t - (in_select[0] - s)
+            if DEBUG:
+                DEBUG.end_iteration(d)
             if d > worst_cpu:
                 worst_cpu = d
+                worst_at[:] = [self.time() - STARTED[0]]
                 if os.environ.get("BENCH_DEBUG"):
                     print(f"{d * 1000:.1f} ms CPU in one iteration", file=sys.stderr)
 
     base._run_once = timed  # type: ignore[attr-defined]
     if os.environ.get("BENCH_DEBUG"):
         _time_select(loop)
-    # As InteractionApp does after its startup (freeze_gc): the imports' objects leave the
-    # collector's reach, so a full collection does not walk them mid-run (~25 ms here).
-    freeze_heap_once()
     if os.environ.get("BENCH_DEBUG"):
         _time_callbacks()
     tick = asyncio.create_task(ticker())
@@ -305,6 +337,8 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
     except Exception as exc:  # a client that fails still gets its row
         error, failed = f"{type(exc).__name__}: {exc}"[:120], -1
     wall = time.perf_counter() - t0
+    if DEBUG:
+        DEBUG.report()
     if os.environ.get("BENCH_DEBUG") and STARTED and FINISHED:
         print(
             f"start-up {STARTED[0] - loop_t0:.3f} s, workload {FINISHED[0] - STARTED[0]:.3f} s, "
@@ -313,6 +347,12 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
         )
     tick.cancel()
     base._run_once = run_once  # type: ignore[attr-defined]
+    if STARTED and FINISHED:
+        print(
+            f"worst iteration {worst_cpu * 1e3:.1f} ms CPU at {worst_at[0]:.3f} s; the workload "
+            f"ended at {FINISHED[0] - STARTED[0]:.3f} s",
+            file=sys.stderr,
+        )
     return {
         "wall": wall,
         # the workload alone: its first call to its last answer (the client's start-up, e.g.
@@ -323,6 +363,7 @@ async def child(name: str, base_url: str, w: Workload, limit_s: float) -> dict[s
         "error": error,
         "stall_ms": worst * 1000,
         "cpu_ms": worst_cpu * 1000,
+        "select_ms": in_select[1] * 1000,
         "attempts": [
             [*a[:3], LEARNED.get(a[3], 0.0) if a[2] >= 300 else 0.0, a[4]] for a in ATTEMPTS
         ],
@@ -337,29 +378,138 @@ def _time_select(loop: asyncio.AbstractEventLoop) -> None:
 
     def timed_select(timeout: float | None = None) -> Any:
         t, c = time.perf_counter(), time.process_time()
+        before = resource.getrusage(resource.RUSAGE_THREAD)
         events = select(timeout)
         if timeout is not None and STARTED:
             late = time.perf_counter() - t - timeout
             if late > 0.005:
                 cpu = (time.process_time() - c) * 1000
-                print(f"  select {late * 1000:.1f} ms late ({cpu:.1f} ms CPU)", file=sys.stderr)
+                after = resource.getrusage(resource.RUSAGE_THREAD)
+                split = ", ".join(
+                    f"{f[3:]} {getattr(after, f) - getattr(before, f):.4g}" for f in RUSAGE
+                )
+                print(
+                    f"  select {late * 1000:.1f} ms late ({cpu:.1f} ms CPU; this thread: {split})",
+                    file=sys.stderr,
+                )
         return events
 
     selector.select = timed_select
 
 
+class Iterations:
+    """BENCH_DEBUG: what each loop iteration ran (callbacks by name, CPU), how many requests it
+    wrote to the wire, and what a step that writes one costs (HTTPX2's pool bookkeeping, the
+    socket write); iterations over 2 ms are printed as they end, a summary at the end."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[tuple[str, float]] = []
+        self.sends = 0  # requests written in this iteration
+        self.send_steps: list[float] = []  # CPU of every task step that wrote one
+        self.rows: list[tuple[float, int, float]] = []  # per iteration: when, sends, CPU
+        self.modules: set[str] = set()  # imported when the workload started
+
+    def run(self, handle: Any, run: Callable[[Any], None]) -> float:
+        name = _handle_name(handle)
+        sends = self.sends
+        before = resource.getrusage(resource.RUSAGE_THREAD)
+        t = time.thread_time()
+        run(handle)
+        d = time.thread_time() - t
+        if d > 0.003 and STARTED:  # user or system time, page faults, context switches
+            after = resource.getrusage(resource.RUSAGE_THREAD)
+            print(
+                "    rusage: "
+                + ", ".join(
+                    f"{f[3:]} {getattr(after, f) - getattr(before, f):.4g}" for f in RUSAGE
+                ),
+                file=sys.stderr,
+            )
+        if STARTED:
+            self.callbacks.append((name, d))
+            if self.sends > sends:  # this step wrote a request (see LoggedTransport)
+                self.send_steps.append(d)
+        return d
+
+    def late(self, late: float) -> None:
+        """The ticker ran ``late`` seconds late: print the CPU of the iterations meanwhile (the
+        rest of the lateness is time this process was not running)."""
+        now = time.monotonic() - STARTED_MONO[0]
+        recent = list(itertools.takewhile(lambda r: r[0] > now - late - 0.001, reversed(self.rows)))
+        cpu = sum(r[2] for r in recent)
+        print(
+            f"  ticker {late * 1e3:.1f} ms late at {now:.3f} s: {len(recent)} iterations "
+            f"meanwhile, {cpu * 1e3:.2f} ms CPU in them",
+            file=sys.stderr,
+        )
+
+    def end_iteration(self, cpu: float) -> None:
+        at = time.monotonic() - STARTED_MONO[0]
+        self.rows.append((at, self.sends, cpu))
+        if cpu > 0.002:
+            count: Counter[str] = Counter(n for n, _ in self.callbacks)
+            spent: Counter[str] = Counter()
+            for n, c in self.callbacks:
+                spent[n] += c
+            top = ", ".join(f"{n} x{count[n]} {c * 1000:.2f} ms" for n, c in spent.most_common(4))
+            print(
+                f"  iteration at {at:.3f} s: {cpu * 1000:.2f} ms CPU, {self.sends} sends, "
+                f"{len(self.callbacks)} callbacks: {top}",
+                file=sys.stderr,
+            )
+        self.callbacks.clear()
+        self.sends = 0
+
+    def report(self) -> None:
+        if not self.rows:
+            return
+        late = sorted(set(sys.modules) - self.modules)
+        print(f"modules imported during the workload: {late}", file=sys.stderr)
+        steps = sorted(self.send_steps)
+        n = len(steps)
+        if n:
+            print(
+                f"steps that wrote a request (CPU): {n}, median "
+                f"{steps[n // 2] * 1e3:.3f} ms, p90 {steps[n * 9 // 10] * 1e3:.3f} ms, max "
+                f"{steps[-1] * 1e3:.3f} ms",
+                file=sys.stderr,
+            )
+        most = max(self.rows, key=lambda r: r[1])
+        print(
+            f"{len(self.rows)} iterations; most sends in one: {most[1]} (at {most[0]:.3f} s, "
+            f"{most[2] * 1e3:.2f} ms CPU); worst: "
+            + ", ".join(
+                f"{c * 1e3:.2f} ms at {a:.3f} s ({s} sends)"
+                for a, s, c in sorted(self.rows, key=lambda r: -r[2])[:5]
+            ),
+            file=sys.stderr,
+        )
+
+
+RUSAGE = ("ru_utime", "ru_stime", "ru_minflt", "ru_majflt", "ru_nvcsw", "ru_nivcsw")
+DEBUG: Iterations | None = Iterations() if os.environ.get("BENCH_DEBUG") else None
+
+
+def _handle_name(h: Any) -> str:
+    """A callback's name (a task's by its coroutine)."""
+    owner = getattr(h._callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        return f"task:{getattr(owner.get_coro(), '__qualname__', '?')}"
+    return getattr(h._callback, "__qualname__", repr(h._callback))
+
+
 def _time_callbacks() -> None:
     """BENCH_DEBUG: name every loop callback that takes more than 3 ms of CPU (stderr), and
-    every garbage collection that takes more than 3 ms, so a slow iteration can be explained."""
+    every garbage collection that takes more than 3 ms or is a full one during the workload,
+    so a slow iteration can be explained."""
     import gc
     from asyncio import events
 
     run = events.Handle._run
+    assert DEBUG is not None
 
     def _run(self: events.Handle) -> None:
-        t = time.thread_time()
-        run(self)
-        d = time.thread_time() - t
+        d = DEBUG.run(self, run)
         if d > 0.003 and STARTED:
             print(f"  {d * 1000:.1f} ms in {self._callback!r}", file=sys.stderr)
 
@@ -371,10 +521,11 @@ def _time_callbacks() -> None:
             gc_start[:] = [time.thread_time()]
         elif gc_start:
             d = time.thread_time() - gc_start[0]
-            if d > 0.003:
-                since = time.monotonic() - STARTED[0] if STARTED else -1.0
+            if d > 0.003 or (info["generation"] == 2 and STARTED):
+                since = time.monotonic() - STARTED_MONO[0] if STARTED else -1.0
                 print(
-                    f"  {d * 1000:.1f} ms in gc gen {info['generation']} at {since:.2f} s",
+                    f"  {d * 1000:.1f} ms in gc gen {info['generation']} at {since:.2f} s "
+                    f"({len(gc.get_objects())} objects in reach, {gc.get_freeze_count()} frozen)",
                     file=sys.stderr,
                 )
 
@@ -466,6 +617,8 @@ class LoggedTransport(httpx2.AsyncHTTPTransport):
         if request.content[:1] == b"{":
             content = json.loads(request.content).get("content")
         granted, order = GRANTED.get()
+        if DEBUG:
+            DEBUG.sends += 1  # called in the step that writes the request
         response = await super().handle_async_request(request)
         if isinstance(content, str):
             self.log.append([content, granted, response.status_code, order, time.monotonic()])
@@ -636,9 +789,9 @@ async def main() -> None:
         "\n| client | workload (s) | wall (s) | minimum (s) | throughput vs minimum | failed | 2xx "
         "| sent | edge "
         "| 429 user | 429 global | 429 shared | FIFO breaks | worst stall (ms) "
-        "| worst iteration CPU (ms) | error |"
+        "| worst iteration CPU (ms) | worst CPU in select (ms) | error |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in filter(None, args.clients.split(",")):
         r = await race(name, args.scenario, w, args.timeout, args.channels)
         s = r["scopes"]
@@ -648,7 +801,7 @@ async def main() -> None:
             f"{r['failed']} | "
             f"{r['ok']} | {r['sent']} | {r['edge']} | {s.get('user', 0)} | "
             f"{s.get('global', 0)} | {s.get('shared', 0)} | {r['fifo']} | "
-            f"{r['stall_ms']:.1f} | {r['cpu_ms']:.1f} | {r['error']} |",
+            f"{r['stall_ms']:.1f} | {r['cpu_ms']:.1f} | {r['select_ms']:.1f} | {r['error']} |",
             flush=True,
         )
     if args.clients and not args.cost_only:

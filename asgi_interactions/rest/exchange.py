@@ -18,6 +18,7 @@ from .errors import (
     ServerError,
     error_for_status,
 )
+from .pacing import send_pacer
 from .ratelimit.base import BucketInfo
 from .ratelimit.limiter import Permit, RateLimiter
 from .routes import Route
@@ -87,6 +88,7 @@ class Exchange:
         before = self._wire.get(key)
         on_wire = self._wire[key] = asyncio.get_running_loop().create_future()
         tracer = _Started(on_wire)
+        gate = send_pacer()
         request = http.build_request(
             method,
             url,
@@ -100,6 +102,7 @@ class Exchange:
             async with self._in_flight:
                 if before is not None and not before.done():
                     await asyncio.wait((before,), timeout=WIRE_WAIT)
+                await gate.turn()  # in grant order: the bucket's wire order is kept
                 return await http.send(request)
 
         def sent(_: object) -> None:

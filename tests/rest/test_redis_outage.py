@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BUCKET = (10, 0.5)  # GET /channels/{id}: 20 per second per channel, shared by both workers
 GLOBAL = (40, 0.5)
 RUN = 90.0  # at most; a worker keeps issuing requests until its stdin closes (the test says when)
+#: Seconds after Redis is back before the bucket's rate is judged (it was 1.5 s; on a machine
+#: busy with other suites the workers may need longer to reconnect and apply what they kept)
+RECOVER = 2.0
 
 WORKER = """
 import asyncio, json, random, sys, time
@@ -45,6 +48,8 @@ async def main(base, url, run):
                 kind = "deadline"
             except Exception as exc:
                 kind = type(exc).__name__
+                if kind not in outcomes:  # the first of each kind, for the test's message
+                    print(repr(exc)[:300], file=sys.stderr, flush=True)
             outcomes[kind] = outcomes.get(kind, 0) + 1
 
         async def loop(channel):
@@ -108,13 +113,13 @@ async def test_redis_paused_then_killed_under_load(redis_server: RedisServer) ->
         await asyncio.sleep(3.0)
         os.kill(redis_server.process.pid, signal.SIGCONT)
         resumed = time.monotonic()
-        await asyncio.sleep(4.0)
+        await asyncio.sleep(RECOVER + 3.0)
         redis_server.stop()
         killed = time.monotonic()
         await asyncio.sleep(1.5)
         await asyncio.to_thread(redis_server.start)
         restarted = time.monotonic()
-        await asyncio.sleep(6.0)  # however long the restart took, 6 s of load after it
+        await asyncio.sleep(RECOVER + 4.5)  # however long the restart took, load after it
         end = time.monotonic()
         for p in procs:
             p.stdin.close()  # type: ignore[union-attr]  # the workers stop issuing requests
@@ -124,28 +129,34 @@ async def test_redis_paused_then_killed_under_load(redis_server: RedisServer) ->
     for p, (_, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err.decode()[-3000:]
     outcomes = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
-    for o in outcomes:
+    for o, (_, err) in zip(outcomes, outputs, strict=True):
         # every request was answered or failed with the deadline error: none lost or stuck
-        assert set(o) <= {"ok", "deadline", "hung"}, o
+        assert set(o) <= {"ok", "deadline", "hung"}, (o, err.decode()[-3000:])
         assert o["hung"] == 0 and o["ok"] > 0, o
     shared = [r.time for r in fake.requests if r.route_path == "/channels/1" and r.status == 200]
     full = BUCKET[0] / BUCKET[1]
     rates = (
         _rate(shared, shared[0] + 0.5, paused),
-        _rate(shared, resumed + 1.5, killed),
-        _rate(shared, restarted + 1.5, end),
+        _rate(shared, resumed + RECOVER, killed),
+        _rate(shared, restarted + RECOVER, end),
     )
-    print("rates before, after the pause, after the restart:", rates, "bucket:", full)
-    global_429 = [r.time for r in fake.requests if r.scope == "global"]
-    print("global 429s", len(global_429), "user 429s", fake.count(429, "user"))
-    assert shared[0] < paused - 2.5  # the workers were up before the pause
-    assert rates[0] >= 0.5 * full
+    global_429 = [round(r.time - paused, 2) for r in fake.requests if r.scope == "global"]
+    seen = (
+        f"rates before, after the pause, after the restart: {rates} (bucket: {full}/s); "
+        f"global 429s at {global_429} s after the pause (resumed at {resumed - paused:.2f}, "
+        f"killed at {killed - paused:.2f}, restarted at {restarted - paused:.2f}); "
+        f"user 429s {fake.count(429, 'user')}; outcomes {outcomes}"
+    )
+    print(seen)
+    assert shared[0] < paused - 2.5, seen  # the workers were up before the pause
+    assert rates[0] >= 0.5 * full, seen
     # capacity comes back within seconds of each recovery (what the bucket gave before, give
     # or take this busy machine's noise), and stays: nothing is counted in flight for good
     # (the bug this guards against left 1/s of 20/s for good: half the earlier rate is a wide
     # margin for a machine busy with other work, and still far from that)
-    assert rates[1] >= 0.5 * rates[0], rates
-    assert rates[2] >= 0.5 * rates[0], rates
+    assert rates[1] >= 0.5 * rates[0], seen
+    assert rates[2] >= 0.5 * rates[0], seen
     # while Redis was down each worker took its share of the global limit; a handful of global
-    # 429s can come as the workers switch back to Redis at different moments (0-6 seen)
-    assert len(global_429) <= 10
+    # 429s can come as the workers switch back to Redis at different moments (0-6 seen; the
+    # bug, each worker taking the whole limit, gave dozens a second of outage)
+    assert len(global_429) <= 10, seen

@@ -46,6 +46,12 @@ _set_name, _set_shard = _slots["name"].__set__, _slots["shard_id"].__set__
 _set_seq, _set_data = _slots["seq"].__set__, _slots["data"].__set__
 
 
+def event_setters() -> tuple[Any, Any, Any, Any, Any]:
+    """``object.__new__`` and the slots' setters (name, shard_id, seq, data) of
+    ``GatewayEvent``, for a caller that builds events inline (``new_event``'s body)."""
+    return _new, _set_name, _set_shard, _set_seq, _set_data
+
+
 def new_event(name: str, shard_id: int, seq: int | None, data: Any) -> GatewayEvent:
     """``GatewayEvent(name, shard_id, seq, data)`` at under half the cost (the shard's hot path):
     the slots are set directly, not through the frozen class's ``__init__``."""

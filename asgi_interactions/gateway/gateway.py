@@ -23,7 +23,7 @@ from .coordinator import Coordinator
 from .delivery import DeliveryRecorder
 from .discovery import fleet_gateway_bot
 from .errors import GatewayError
-from .events import Dispatcher, GatewayEvent, Listener
+from .events import Dispatcher, Listener
 from .guild_commands import GuildCommands
 from .identify_queue import FleetIdentifyQueue
 from .intents import DEFAULT_INTENTS, Intents
@@ -361,13 +361,6 @@ class Gateway(GuildCommands, SharedShards):
             raise GatewayError("the gateway is not running; call start() first")
         future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, self._io_loop)
         return asyncio.wrap_future(future)
-
-    def _deliver(self, event: GatewayEvent) -> None:
-        """For shards under a lease (on the I/O loop): READY and RESUMED also save the session,
-        so a takeover from then on resumes; every event is queued in order."""
-        if self._coordinator is not None and event.name in ("READY", "RESUMED"):
-            self._coordinator.save_soon(event.shard_id)
-        self._dispatcher.pending.append(event)
 
     def _flush(self) -> None:
         """On the I/O loop, after a read: wake the app's loop once for what it delivered."""

@@ -94,7 +94,8 @@ class DeliveryRecorder:
         last = -math.inf
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                async with asyncio.timeout(self.interval):  # no task per wait (wait_for's)
+                    await self._wake.wait()
             if (wait := last + self.min_gap - loop.time()) > 0:
                 await asyncio.sleep(wait)
             self._wake.clear()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import os
 import threading
@@ -146,7 +145,6 @@ class Gateway(GuildCommands, SharedShards):
         self._stopped: asyncio.Event | None = None
         self._error: GatewayError | None = None
         self._io_tasks: list[asyncio.Task[None]] = []
-        self._drain_scheduled = False
 
     def __repr__(self) -> str:
         return f"<Gateway shards={sorted(self._shards)} alive={self.is_alive}>"
@@ -364,16 +362,8 @@ class Gateway(GuildCommands, SharedShards):
 
     def _flush(self) -> None:
         """On the I/O loop, after a read: wake the app's loop once for what it delivered."""
-        if self._dispatcher.pending and not self._drain_scheduled:
-            self._drain_scheduled = True
-            assert self._app_loop is not None
-            with contextlib.suppress(RuntimeError):  # the app's loop is closed: nobody to tell
-                self._app_loop.call_soon_threadsafe(self._drain)
-
-    def _drain(self) -> None:
-        """On the app's loop: have the dispatcher's consumer take the queued events, in order."""
-        self._drain_scheduled = False  # first: a later append schedules another drain
-        self._dispatcher.wake()
+        assert self._app_loop is not None
+        self._dispatcher.hand_over(self._app_loop)
 
     async def _io_start(
         self, url: str, count: int, ids: list[int], queue_args: tuple[int, float]

@@ -26,9 +26,7 @@ def event(n: int, name: str = "MESSAGE_CREATE") -> GatewayEvent:
 
 async def settle(dispatcher: Dispatcher) -> None:
     """Wait (bounded) until the queue is empty and no listener task is left."""
-    await wait_until(
-        lambda: not (dispatcher.pending or dispatcher.tasks or dispatcher._consumer), 10, "idle"
-    )
+    await wait_until(lambda: dispatcher.idle, 10, "idle")
 
 
 async def test_listeners_start_in_order_and_a_waiting_one_delays_nobody() -> None:

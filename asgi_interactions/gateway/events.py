@@ -260,6 +260,7 @@ class Dispatcher:
         if consumer is not None and self._waiter is not None:  # idle: nothing left to finish
             self._consumer = self._waiter = None
             consumer.cancel()
+            await asyncio.wait({consumer}, timeout=1.0)
         elif consumer is not None:
             running.add(consumer)
         if not running:

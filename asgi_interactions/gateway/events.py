@@ -137,7 +137,9 @@ class Dispatcher:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-        elif self._consumer is None or self._consumer.done():
+                return
+            self._consumer = None  # the sleeping consumer was cancelled: a new one takes over
+        if self._consumer is None or self._consumer.done():
             self._consumer = asyncio.get_running_loop().create_task(self._consume())
 
     @property
@@ -194,7 +196,14 @@ class Dispatcher:
                     if self._consumer is not asyncio.current_task():
                         break  # a consumer that lost its place (drain) ends here
                     waiter = self._waiter = asyncio.get_running_loop().create_future()
-                    await waiter
+                    try:
+                        await waiter
+                    except asyncio.CancelledError:  # drain, or whoever cancels every task
+                        if self._waiter is waiter:
+                            self._waiter = None
+                        if self._consumer is asyncio.current_task():
+                            self._consumer = None
+                        raise
                     current = None
                     listeners = []
                     continue

@@ -299,3 +299,30 @@ async def test_one_consumer_takes_batch_after_batch_and_drain_ends_it_at_once() 
     dispatcher.dispatch(event(4))
     await settle(dispatcher)
     assert got == [1, 2, 3, 4] and dispatcher._consumer is not consumer
+
+
+async def test_a_cancelled_sleeping_consumer_is_replaced() -> None:
+    """Whoever cancels every task (a careless shutdown) may cancel the sleeping consumer too:
+    the next events still arrive, through a new one."""
+    dispatcher = Dispatcher()
+    got: list[int] = []
+
+    async def recording(e: GatewayEvent) -> None:
+        got.append(e.seq or 0)
+
+    dispatcher.add("*", recording)
+    dispatcher.dispatch(event(1))
+    await settle(dispatcher)
+    consumer = dispatcher._consumer
+    assert consumer is not None
+    consumer.cancel()
+    dispatcher.dispatch(event(2))  # before the cancellation has even reached it
+    await settle(dispatcher)
+    assert got == [1, 2] and consumer.cancelled()
+    consumer = dispatcher._consumer
+    assert consumer is not None
+    consumer.cancel()
+    await asyncio.sleep(0)  # the cancellation has reached it
+    dispatcher.dispatch(event(3))
+    await settle(dispatcher)
+    assert got == [1, 2, 3]

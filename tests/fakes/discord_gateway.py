@@ -209,15 +209,20 @@ class FakeGateway:
             await self._send(conn, payload)
         return session.seq
 
-    async def blast(self, shard_id: int, events: list[tuple[str, Any]]) -> float:
+    async def blast(
+        self, shard_id: int, events: list[tuple[str, Any]], *, per_message: bool = False
+    ) -> float:
         """Log ``events`` in the shard's session, encode, compress and frame them all, then hand
         the bytes to the socket in one write; returns when sending began (for throughput
         benchmarks: from then on the fake's thread only moves bytes, as a remote server would,
-        instead of spending ~10 µs of the shared GIL per message in websockets' ``send``)."""
+        instead of spending ~10 µs of the shared GIL per message in websockets' ``send``).
+        ``per_message``: send each message through websockets' ``send`` instead (the way
+        before 2026-11-30 05:17, to compare with the figures measured so)."""
         session = self.session_for(shard_id)
         assert session is not None and session.conn is not None
         conn = session.conn
         blob = bytearray()
+        messages: list[bytes] = []
         for name, data in events:
             session.seq += 1
             payload = {"op": 0, "t": name, "s": session.seq, "d": data}
@@ -229,8 +234,15 @@ class FakeGateway:
                 body = conn.compressor.compress(raw, zstd.ZstdCompressor.FLUSH_BLOCK)
             else:
                 body = raw
+            if per_message:
+                messages.append(body)
+                continue
             blob += frame_header(0x81 if conn.compression is None else 0x82, len(body)) + body
         began = time.monotonic()
+        for message in messages:
+            await conn.ws.send(message if conn.compression else message.decode())
+        if per_message:
+            return began
         conn.ws.transport.write(bytes(blob))  # whole unmasked frames: websockets' own writes
         return began  # (ACKs) can only come before or after them
 

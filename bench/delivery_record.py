@@ -34,14 +34,14 @@ async def dispatch(events: list[GatewayEvent], track: bool) -> float:
         return None
 
     dispatcher.add("*", listener)
+    finished = asyncio.Event()
+    dispatcher.on_idle = finished.set  # called once: when the queue has run empty
     if track:
         dispatcher.delivered = {}
-        dispatcher.on_idle = lambda: None
     dispatcher.pending.extend(events)
     began = time.process_time()
     dispatcher.wake()
-    assert dispatcher._consumer is not None
-    await dispatcher._consumer
+    await finished.wait()
     return (time.process_time() - began) / len(events) * 1e9
 
 

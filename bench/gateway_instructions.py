@@ -206,7 +206,14 @@ def main() -> None:
     p.add_argument("--counts", default="1000,3000", help="two stream lengths")
     p.add_argument("--keep", type=Path, help="keep callgrind's files here (callgrind_annotate)")
     p.add_argument("--python", default=sys.executable)
+    p.add_argument(
+        "--per-message-fake",
+        action="store_true",
+        help="the fake sends each message through websockets' send (bench/gateway.py's flag)",
+    )
     args = p.parse_args()
+    if args.per_message_fake:
+        os.environ["GATEWAY_BENCH_PER_MESSAGE"] = "1"  # read by the children
     if args.child:
         client, compress, events, mark = args.child
         if client == "ours-in-process":

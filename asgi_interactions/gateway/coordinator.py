@@ -120,6 +120,8 @@ class Coordinator:
 
     async def watchdog(self) -> None:
         """Stop a shard whose lease could not be renewed, before another process may take it."""
+        if not self.expires:  # file locks: a lease lasts as long as this process, no renewal
+            return
         margin = self.lease * STOP_MARGIN_SHARE
         while True:
             await asyncio.sleep(min(0.1, self.tick_interval / 2))

@@ -12,6 +12,7 @@ also notes, per shard, how far delivery has got (``delivery.py`` records it for 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
@@ -46,6 +47,12 @@ _set_name, _set_shard = _slots["name"].__set__, _slots["shard_id"].__set__
 _set_seq, _set_data = _slots["seq"].__set__, _slots["data"].__set__
 
 
+def event_setters() -> tuple[Any, Any, Any, Any, Any]:
+    """``object.__new__`` and the slots' setters (name, shard_id, seq, data) of
+    ``GatewayEvent``, for a caller that builds events inline (``new_event``'s body)."""
+    return _new, _set_name, _set_shard, _set_seq, _set_data
+
+
 def new_event(name: str, shard_id: int, seq: int | None, data: Any) -> GatewayEvent:
     """``GatewayEvent(name, shard_id, seq, data)`` at under half the cost (the shard's hot path):
     the slots are set directly, not through the frozen class's ``__init__``."""
@@ -74,6 +81,12 @@ class Dispatcher:
         #: Listeners that waited, each running in its own task.
         self.tasks: set[asyncio.Task[Any]] = set()
         self._consumer: asyncio.Task[None] | None = None
+        #: The idle consumer waits on this for ``wake`` (None while it runs): one task takes
+        #: batch after batch, so a batch costs no task of its own.
+        self._waiter: asyncio.Future[None] | None = None
+        #: True from a hand-over's wake-up until the consumer runs out of events: the I/O thread
+        #: then wakes the app's loop only when the consumer is idle (see ``hand_over``).
+        self.awake = False
         self._carry = _NO_CARRY  # the event whose listener waited, and its listeners after it
         self._over = False
         self._routes: dict[str, list[AsyncListener]] = {}
@@ -107,10 +120,33 @@ class Dispatcher:
         self.pending.append(event)
         self.wake()
 
+    def hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the I/O thread, after it queued events: wake the app's ``loop`` once for all of
+        them, unless the consumer is awake already (it takes whatever is queued before it
+        sleeps: it clears ``awake``, then looks at the queue once more)."""
+        if self.pending and not self.awake:
+            self.awake = True
+            with contextlib.suppress(RuntimeError):  # the app's loop is closed: nobody to tell
+                loop.call_soon_threadsafe(self.wake)
+
     def wake(self) -> None:
-        """Start a consumer for the queued events unless one is running (on the app's loop)."""
+        """Have a consumer take the queued events (on the app's loop): the idle one, else a
+        new one unless one is running."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+            self._consumer = None  # the sleeping consumer was cancelled: a new one takes over
         if self._consumer is None or self._consumer.done():
             self._consumer = asyncio.get_running_loop().create_task(self._consume())
+
+    @property
+    def idle(self) -> bool:
+        """No event queued, no listener running, and the consumer (if any) asleep."""
+        consumer_idle = self._consumer is None or self._consumer.done() or self._waiter is not None
+        return not self.pending and not self.tasks and consumer_idle
 
     def _calls(self, event: GatewayEvent) -> list[AsyncListener]:
         """What to start for INTERACTION_CREATE (the app's handlers first, then listeners) and
@@ -153,9 +189,25 @@ class Dispatcher:
             if delivered is not None and current is not None:
                 delivered[current.shard_id] = current.seq
             if not pending:
-                if self.on_idle is not None:
-                    self.on_idle()
-                break
+                self.awake = False  # first: an event queued from now on wakes us again
+                if not pending:
+                    if self.on_idle is not None:
+                        self.on_idle()
+                    if self._consumer is not asyncio.current_task():
+                        break  # a consumer that lost its place (drain) ends here
+                    waiter = self._waiter = asyncio.get_running_loop().create_future()
+                    try:
+                        await waiter
+                    except asyncio.CancelledError:  # drain, or whoever cancels every task
+                        if self._waiter is waiter:
+                            self._waiter = None
+                        if self._consumer is asyncio.current_task():
+                            self._consumer = None
+                        raise
+                    current = None
+                    listeners = []
+                    continue
+                self.awake = True
             current = event = pending.popleft()
             name = event.name
             if name in _OWN_CALLS:
@@ -213,8 +265,13 @@ class Dispatcher:
     async def drain(self, limit: float) -> None:
         """Wait up to ``limit`` seconds for running listeners, then cancel what is left."""
         running = set(self.tasks)
-        if self._consumer is not None:
-            running.add(self._consumer)
+        consumer = self._consumer
+        if consumer is not None and self._waiter is not None:  # idle: nothing left to finish
+            self._consumer = self._waiter = None
+            consumer.cancel()
+            await asyncio.wait({consumer}, timeout=1.0)
+        elif consumer is not None:
+            running.add(consumer)
         if not running:
             return
         _, pending = await asyncio.wait(running, timeout=limit)

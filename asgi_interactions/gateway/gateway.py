@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import os
 import threading
@@ -23,7 +22,7 @@ from .coordinator import Coordinator
 from .delivery import DeliveryRecorder
 from .discovery import fleet_gateway_bot
 from .errors import GatewayError
-from .events import Dispatcher, GatewayEvent, Listener
+from .events import Dispatcher, Listener
 from .guild_commands import GuildCommands
 from .identify_queue import FleetIdentifyQueue
 from .intents import DEFAULT_INTENTS, Intents
@@ -146,7 +145,6 @@ class Gateway(GuildCommands, SharedShards):
         self._stopped: asyncio.Event | None = None
         self._error: GatewayError | None = None
         self._io_tasks: list[asyncio.Task[None]] = []
-        self._drain_scheduled = False
 
     def __repr__(self) -> str:
         return f"<Gateway shards={sorted(self._shards)} alive={self.is_alive}>"
@@ -362,25 +360,10 @@ class Gateway(GuildCommands, SharedShards):
         future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, self._io_loop)
         return asyncio.wrap_future(future)
 
-    def _deliver(self, event: GatewayEvent) -> None:
-        """For shards under a lease (on the I/O loop): READY and RESUMED also save the session,
-        so a takeover from then on resumes; every event is queued in order."""
-        if self._coordinator is not None and event.name in ("READY", "RESUMED"):
-            self._coordinator.save_soon(event.shard_id)
-        self._dispatcher.pending.append(event)
-
     def _flush(self) -> None:
         """On the I/O loop, after a read: wake the app's loop once for what it delivered."""
-        if self._dispatcher.pending and not self._drain_scheduled:
-            self._drain_scheduled = True
-            assert self._app_loop is not None
-            with contextlib.suppress(RuntimeError):  # the app's loop is closed: nobody to tell
-                self._app_loop.call_soon_threadsafe(self._drain)
-
-    def _drain(self) -> None:
-        """On the app's loop: have the dispatcher's consumer take the queued events, in order."""
-        self._drain_scheduled = False  # first: a later append schedules another drain
-        self._dispatcher.wake()
+        assert self._app_loop is not None
+        self._dispatcher.hand_over(self._app_loop)
 
     async def _io_start(
         self, url: str, count: int, ids: list[int], queue_args: tuple[int, float]

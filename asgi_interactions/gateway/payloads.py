@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from .commands import MemberRequests
 from .connection import GatewayConnection
 from .errors import GatewayError
-from .events import GatewayEvent, new_event
+from .events import GatewayEvent, event_setters, new_event
 from .ratelimit import SendLimiter
 from .transport import Decoder
 
@@ -74,6 +74,7 @@ class ShardPayloads:
     resumes: int
     deliver: Callable[[GatewayEvent], None]
     wanted: Container[str] | None
+    on_session: Callable[[int], None] | None
     members: MemberRequests
     first_ready: asyncio.Future[None]
     _live: asyncio.Event
@@ -90,15 +91,22 @@ class ShardPayloads:
         """The callback for each complete websocket message of ``conn`` (on the I/O loop).
 
         The common message, a dispatch after HELLO with its sequence number, is handled inline:
-        decoded, checked against the last sequence and delivered, with no further call; every
-        other payload goes through ``_on_payload``.
+        decoded, checked against the last sequence, and its event built (slots set directly,
+        see ``events.new_event``) and delivered, with no further Python call; every other
+        payload goes through ``_on_other``.
         """
-        feed, ended, hello = conn.decoder.feed, conn.ended, conn.hello
+        feed, ended, ended_done, hello_done = (
+            conn.decoder.feed,
+            conn.ended,
+            conn.ended.done,
+            conn.hello.done,
+        )
         deliver, wanted, sid = self.deliver, self.wanted, self.id
         session_events = _SESSION_EVENTS
+        new, set_name, set_shard, set_seq, set_data = event_setters()
 
         def on_message(message: bytes, text: bool) -> None:
-            if ended.done():
+            if ended_done():
                 return
             try:
                 payload = feed(message.decode() if text else message)
@@ -108,7 +116,7 @@ class ShardPayloads:
                 return
             if payload is None:
                 return
-            if payload.get("op") == 0 and hello.done():
+            if payload.get("op") == 0 and hello_done():
                 seq, name = payload.get("s"), payload.get("t")
                 if type(seq) is int and type(name) is str and name not in session_events:
                     last = self.seq
@@ -117,8 +125,13 @@ class ShardPayloads:
                         return
                     self.seq = seq
                     if wanted is None or "*" in wanted or name in wanted or name == _INTERACTION:
+                        event = new(GatewayEvent)
+                        set_name(event, name)
+                        set_shard(event, sid)
+                        set_seq(event, seq)
+                        set_data(event, payload.get("d"))
                         try:
-                            deliver(new_event(name, sid, seq, payload.get("d")))
+                            deliver(event)
                         except Exception:  # a bug must not end the shard: resume, replayed
                             log.exception("shard %d: failed to hand over %s", sid, name)
                             self.seq = last
@@ -192,9 +205,13 @@ class ShardPayloads:
             self._release_slot()
             self._went_live(conn, "ready")
             self.members.on_new_session()
+            if self.on_session is not None:
+                self.on_session(self.id)
         elif name == "RESUMED":
             self.resumes += 1
             self._went_live(conn, "ready")
+            if self.on_session is not None:
+                self.on_session(self.id)
         elif name in ("GUILD_MEMBERS_CHUNK", "RATE_LIMITED"):
             self.members.on_dispatch(name, data)
 

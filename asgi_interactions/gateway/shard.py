@@ -65,6 +65,9 @@ class Shard(ShardPayloads):
         #: The dispatch names listeners want (``"*"``: all; None: deliver all): the others only
         #: advance the sequence. INTERACTION_CREATE, READY and RESUMED are always delivered.
         self.wanted: Container[str] | None = None
+        #: Called with the shard id on READY and RESUMED, before the event is delivered (shared
+        #: shards save their session then, so a takeover from then on resumes).
+        self.on_session: Callable[[int], None] | None = None
         self.state = "idle"
         self.session_id: str | None = None
         self.resume_url: str | None = None

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from .coordinator import Coordinator
 from .delivery import DeliveryRecorder, delivered
-from .events import Dispatcher, GatewayEvent
+from .events import Dispatcher
 from .identify_queue import FleetIdentifyQueue
 from .leases import FileLeases, LeaseBackend, RedisLeases, SavedSession, namespace
 from .ratelimit import IdentifyQueue
@@ -44,7 +44,6 @@ class _Gateway(Protocol):
     _shard_tasks: dict[int, asyncio.Task[None]]
     _io_tasks: list[asyncio.Task[None]]
 
-    def _deliver(self, event: GatewayEvent) -> None: ...
     def _flush(self) -> None: ...
     def _supervise(self, shard: Shard) -> Coroutine[Any, Any, None]: ...
     def _watch_app_loop(self) -> Coroutine[Any, Any, None]: ...
@@ -111,8 +110,11 @@ class SharedShards:
         """Coordinator hook: run shard ``sid`` here, resuming ``saved`` when given."""
         assert self._start_args is not None
         count, url, queue = self._start_args
-        shard = Shard(sid, count, url, self.config, queue, self._deliver, self._flush)
+        deliver = self._dispatcher.pending.append  # events in order
+        shard = Shard(sid, count, url, self.config, queue, deliver, self._flush)
         shard.wanted = self._dispatcher.listeners  # names with listeners, read live
+        if self._coordinator is not None:  # READY and RESUMED save the session: a takeover
+            shard.on_session = self._coordinator.save_soon  # from then on resumes
         if saved is not None:
             shard.restore(str(saved["session_id"]), str(saved["resume_url"]), saved.get("seq"))
             if self._recorder is not None:

@@ -8,8 +8,12 @@ cancellation), its own context, and shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
+import random
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,11 +28,20 @@ def event(n: int, name: str = "MESSAGE_CREATE") -> GatewayEvent:
     return GatewayEvent(name, 0, n, {"n": n})
 
 
+@contextlib.contextmanager
+def caplog_off() -> Iterator[None]:
+    """Silence the gateway's logger (a test whose listener fails on purpose, many times)."""
+    logger = logging.getLogger("asgi_interactions.gateway")
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = disabled
+
+
 async def settle(dispatcher: Dispatcher) -> None:
     """Wait (bounded) until the queue is empty and no listener task is left."""
-    await wait_until(
-        lambda: not (dispatcher.pending or dispatcher.tasks or dispatcher._consumer), 10, "idle"
-    )
+    await wait_until(lambda: dispatcher.idle, 10, "idle")
 
 
 async def test_listeners_start_in_order_and_a_waiting_one_delays_nobody() -> None:
@@ -203,3 +216,113 @@ async def test_delivered_sequence_waits_for_listeners_that_are_still_running() -
     await settle(dispatcher)
     assert delivered(dispatcher, 0) == ("s2", 1)
     assert delivered(dispatcher, 1) is None, "nothing known of another shard"
+
+
+async def test_events_handed_over_from_another_thread_arrive_once_in_order() -> None:
+    """The I/O thread queues events in batches of any size and hands each batch over; the app's
+    loop is woken only while its consumer sleeps, and every listener sees every event once and
+    in order, even when another listener raises or waits in the middle of a batch."""
+    dispatcher = Dispatcher()
+    loop = asyncio.get_running_loop()
+    got: list[int] = []
+    raised: list[int] = []
+    wakes = 0
+    wake = dispatcher.wake
+
+    def counting_wake() -> None:
+        nonlocal wakes
+        wakes += 1
+        wake()
+
+    dispatcher.wake = counting_wake  # type: ignore[method-assign]
+
+    async def failing(e: GatewayEvent) -> None:
+        if (e.seq or 0) % 5 == 0:
+            raised.append(e.seq or 0)
+            raise RuntimeError("boom mid-batch")
+
+    async def waiting(e: GatewayEvent) -> None:
+        if (e.seq or 0) % 50 == 0:
+            await asyncio.sleep(0.001)
+
+    async def recording(e: GatewayEvent) -> None:
+        got.append(e.seq or 0)
+
+    for listener in (failing, waiting, recording):
+        dispatcher.add("*", listener)
+    total, batches = 3000, 0
+
+    def io_thread() -> None:
+        nonlocal batches
+        rng = random.Random(5)
+        n = 0
+        while n < total:
+            for _ in range(min(rng.randrange(1, 60), total - n)):
+                n += 1
+                dispatcher.pending.append(event(n))
+            dispatcher.hand_over(loop)
+            batches += 1
+            if rng.random() < 0.3:
+                time.sleep(0.0005)  # let the consumer run dry and sleep now and then
+
+    with caplog_off():
+        await asyncio.wait_for(asyncio.to_thread(io_thread), 30)
+        await wait_until(lambda: len(got) == total, 30, "every event")
+        await settle(dispatcher)
+    assert got == list(range(1, total + 1))
+    assert raised == list(range(5, total + 1, 5))
+    assert 1 <= wakes <= batches
+
+
+async def test_one_consumer_takes_batch_after_batch_and_drain_ends_it_at_once() -> None:
+    """Listeners that do not wait cost no task: the same consumer task takes every batch and
+    sleeps between them; ``drain`` ends a sleeping consumer at once (not after its limit), and
+    events dispatched after it are delivered by a new one."""
+    dispatcher = Dispatcher()
+    got: list[int] = []
+
+    async def recording(e: GatewayEvent) -> None:
+        got.append(e.seq or 0)
+
+    dispatcher.add("*", recording)
+    dispatcher.dispatch(event(1))
+    await settle(dispatcher)
+    consumer = dispatcher._consumer
+    assert consumer is not None and not consumer.done(), "it sleeps, ready for the next batch"
+    for n in (2, 3):
+        dispatcher.dispatch(event(n))
+    await settle(dispatcher)
+    assert dispatcher._consumer is consumer and got == [1, 2, 3]
+    async with asyncio.timeout(10):  # a drain that waited for the sleeping consumer: 60 s
+        await dispatcher.drain(60.0)
+    assert consumer.cancelled()
+    dispatcher.dispatch(event(4))
+    await settle(dispatcher)
+    assert got == [1, 2, 3, 4] and dispatcher._consumer is not consumer
+
+
+async def test_a_cancelled_sleeping_consumer_is_replaced() -> None:
+    """Whoever cancels every task (a careless shutdown) may cancel the sleeping consumer too:
+    the next events still arrive, through a new one."""
+    dispatcher = Dispatcher()
+    got: list[int] = []
+
+    async def recording(e: GatewayEvent) -> None:
+        got.append(e.seq or 0)
+
+    dispatcher.add("*", recording)
+    dispatcher.dispatch(event(1))
+    await settle(dispatcher)
+    consumer = dispatcher._consumer
+    assert consumer is not None
+    consumer.cancel()
+    dispatcher.dispatch(event(2))  # before the cancellation has even reached it
+    await settle(dispatcher)
+    assert got == [1, 2] and consumer.cancelled()
+    consumer = dispatcher._consumer
+    assert consumer is not None
+    consumer.cancel()
+    await asyncio.sleep(0)  # the cancellation has reached it
+    dispatcher.dispatch(event(3))
+    await settle(dispatcher)
+    assert got == [1, 2, 3]

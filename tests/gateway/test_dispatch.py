@@ -274,10 +274,8 @@ async def test_events_handed_over_from_another_thread_arrive_once_in_order() -> 
     assert 1 <= wakes <= batches
 
 
-async def test_one_consumer_takes_batch_after_batch_and_drain_ends_it_at_once() -> None:
-    """Listeners that do not wait cost no task: the same consumer task takes every batch and
-    sleeps between them; ``drain`` ends a sleeping consumer at once (not after its limit), and
-    events dispatched after it are delivered by a new one."""
+async def recording_after_one_event() -> tuple[Dispatcher, list[int]]:
+    """A dispatcher whose ``"*"`` listener records sequences, after delivering event 1."""
     dispatcher = Dispatcher()
     got: list[int] = []
 
@@ -287,6 +285,14 @@ async def test_one_consumer_takes_batch_after_batch_and_drain_ends_it_at_once() 
     dispatcher.add("*", recording)
     dispatcher.dispatch(event(1))
     await settle(dispatcher)
+    return dispatcher, got
+
+
+async def test_one_consumer_takes_batch_after_batch_and_drain_ends_it_at_once() -> None:
+    """Listeners that do not wait cost no task: the same consumer task takes every batch and
+    sleeps between them; ``drain`` ends a sleeping consumer at once (not after its limit), and
+    events dispatched after it are delivered by a new one."""
+    dispatcher, got = await recording_after_one_event()
     consumer = dispatcher._consumer
     assert consumer is not None and not consumer.done(), "it sleeps, ready for the next batch"
     for n in (2, 3):
@@ -304,15 +310,7 @@ async def test_one_consumer_takes_batch_after_batch_and_drain_ends_it_at_once() 
 async def test_a_cancelled_sleeping_consumer_is_replaced() -> None:
     """Whoever cancels every task (a careless shutdown) may cancel the sleeping consumer too:
     the next events still arrive, through a new one."""
-    dispatcher = Dispatcher()
-    got: list[int] = []
-
-    async def recording(e: GatewayEvent) -> None:
-        got.append(e.seq or 0)
-
-    dispatcher.add("*", recording)
-    dispatcher.dispatch(event(1))
-    await settle(dispatcher)
+    dispatcher, got = await recording_after_one_event()
     consumer = dispatcher._consumer
     assert consumer is not None
     consumer.cancel()

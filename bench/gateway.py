@@ -14,18 +14,23 @@ connection, and to the listener receiving RESUMED.
     python bench/gateway.py                      # ours, ~1 min
     python bench/gateway.py --events 20000 --rounds 5 --clients ours,hikari,hikari-raw
     python bench/gateway.py --skip recovery --clients ours,ours-fixed --redis-url redis://...
+    python bench/gateway.py --skip recovery --clients ours,hikari,hikari-raw --fake-process
 
 The fake runs on its own thread in the same process (GIL shared with the client), the same for
-every client. hikari (bench-only, bench/requirements.txt) is driven through its public
-``GatewayShardImpl`` when installed, two ways (bench/gateway_hikari.py): ``hikari``, a listener
-on hikari's raw-payload event (the same contract as our ``"*"`` listener), and ``hikari-raw``,
-the shard alone with no listener machinery.
+every client; with ``--fake-process`` it runs in an OS process of its own
+(bench/gateway_fake_process.py) and sends the stream message by message through websockets'
+``send`` as fast as it can, its CPU and GIL not the client's, as a remote Discord's.
+hikari (bench-only, bench/requirements.txt) is driven through its public ``GatewayShardImpl``
+when installed, two ways (bench/gateway_hikari.py): ``hikari``, a listener on hikari's
+raw-payload event (the same contract as our ``"*"`` listener), and ``hikari-raw``, the shard
+alone with no listener machinery.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import random
@@ -170,9 +175,14 @@ async def throughput(
     compress: str,
     stream: list[tuple[str, Any]],
     before: Callable[[], object] | None = None,
+    *,
+    fake_process: bool = False,
 ) -> float:
     """Dispatches per second to the client's listener; ``before`` is called as sending starts
-    (bench/gateway_instructions.py zeroes callgrind's counters there)."""
+    (bench/gateway_instructions.py zeroes callgrind's counters there). ``fake_process``: the
+    fake runs in a child process of its own (bench/gateway_fake_process.py)."""
+    if fake_process:
+        return await throughput_from_process(client_cls, compress, stream)
     with serve_fake_gateway(heartbeat_interval=45_000) as fake:
         counter = Counter()
         client = client_cls(fake, compress, counter)
@@ -185,9 +195,103 @@ async def throughput(
             per_message = os.environ.get("GATEWAY_BENCH_PER_MESSAGE") == "1"
             began = await fake.run(fake.blast(0, stream, per_message=per_message))
             await asyncio.wait_for(asyncio.to_thread(counter.done.wait, 120), 130)
+            await exactly_once(counter)
             return len(stream) / (counter.last_at - began)
         finally:
             await client.close()
+
+
+async def exactly_once(counter: Counter) -> None:
+    """Every dispatch reached the listener, and (after a short settle) none twice."""
+    await asyncio.sleep(0.2)
+    assert counter.count == counter.target, f"delivered {counter.count}, want {counter.target}"
+
+
+class FakeProcess:
+    """bench/gateway_fake_process.py as a child: 127.0.0.1, line commands on its stdin."""
+
+    send_rates: list[float] = []  # noqa: RUF012 - messages/s the child's sends managed, per run
+
+    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
+        self.proc = proc
+        self.token = "token"
+        self.url = f"ws://127.0.0.1:{port}/"
+
+    @classmethod
+    async def start(cls, events: int) -> FakeProcess:
+        script = Path(__file__).with_name("gateway_fake_process.py")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(script), "--events", str(events),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            word, port = (await cls._line(proc, 120)).split()
+            assert word == "port", f"fake process said {word} {port}"
+        except BaseException:
+            await cls._end(proc)
+            raise
+        return cls(proc, int(port))
+
+    @staticmethod
+    async def _line(proc: asyncio.subprocess.Process, limit: float) -> str:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), limit)
+        if not line:
+            raise RuntimeError(f"fake process ended (exit {await proc.wait()})")
+        text = line.decode().strip()
+        if text.startswith("error"):
+            raise RuntimeError(f"fake process: {text}")
+        return text
+
+    async def go(self) -> tuple[float, int]:
+        """Tell the child to send the stream; when sending began, and how many it sent."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"go\n")
+        await self.proc.stdin.drain()
+        began = float((await self._line(self.proc, 120)).removeprefix("began "))
+        _, sent, ended = (await self._line(self.proc, 300)).split()
+        self.send_rates.append(int(sent) / (float(ended) - began))
+        return began, int(sent)
+
+    async def close(self) -> None:
+        await self._end(self.proc)
+
+    @staticmethod
+    async def _end(proc: asyncio.subprocess.Process) -> None:
+        if proc.returncode is None and proc.stdin is not None:
+            proc.stdin.write(b"stop\n")
+            with contextlib.suppress(ConnectionError):
+                await proc.stdin.drain()
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def throughput_from_process(
+    client_cls: Any, compress: str, stream: list[tuple[str, Any]]
+) -> float:
+    """As ``throughput``, the fake in its own process sending message by message (its CPU and
+    GIL are not the client's; the kernel cuts the stream as it would a remote sender's)."""
+    fake = await FakeProcess.start(len(stream) - 1)  # the child builds the same seeded stream
+    try:
+        counter = Counter()
+        client = client_cls(fake, compress, counter)
+        await asyncio.wait_for(client.start(), 30)
+        try:
+            await wait_until(lambda: counter.count >= 1, 10)  # READY
+            counter.target = counter.count + len(stream)
+            began, sent = await fake.go()
+            assert sent == len(stream), f"the fake sent {sent}, want {len(stream)}"
+            await asyncio.wait_for(asyncio.to_thread(counter.done.wait, 120), 130)
+            await exactly_once(counter)
+            return len(stream) / (counter.last_at - began)
+        finally:
+            await client.close()
+    finally:
+        await fake.close()
 
 
 async def recovery(client_cls: Any, rounds: int, settle: float) -> dict[str, list[float]]:
@@ -275,6 +379,12 @@ async def main() -> None:
         help="(a): the fake sends each message through websockets' send inside the window, as "
         "before 2026-11-30 05:17 (its CPU then shares the GIL with the client under test)",
     )
+    parser.add_argument(
+        "--fake-process",
+        action="store_true",
+        help="(a): the fake in an OS process of its own, sending message by message through "
+        "websockets' send (its CPU and GIL are not the client's, as a remote Discord's)",
+    )
     args = parser.parse_args()
     if args.per_message_fake:
         os.environ["GATEWAY_BENCH_PER_MESSAGE"] = "1"
@@ -288,13 +398,23 @@ async def main() -> None:
     gc.collect()
     gc.freeze()
     print(f"stream: 1 GUILD_CREATE (5,000 members) + {args.events} dispatches; clients: {names}")
+    fake = "one write" if not args.per_message_fake else "per message"
+    print(f"fake: {'own process, per message' if args.fake_process else fake + ', same process'}")
     if "throughput" not in args.skip:
         print("\n(a) decode-and-deliver, dispatches/s, one shard (median of 3)")
         for compress in ("zlib-stream", "zstd-stream"):
             for name in names:
-                rates = [await throughput(CLIENTS[name], compress, stream) for _ in range(3)]
+                rates = [
+                    await throughput(
+                        CLIENTS[name], compress, stream, fake_process=args.fake_process
+                    )
+                    for _ in range(3)
+                ]
                 print(f"  {compress:12} {name:7} {statistics.median(rates):10,.0f} /s  "
                       f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})")  # fmt: skip
+                if args.fake_process:  # the fake's own pace: a client cannot go faster
+                    sends = ", ".join(f"{r:,.0f}" for r in FakeProcess.send_rates[-3:])
+                    print(f"  {'':20} the fake sent at {sends} /s")
     if "recovery" not in args.skip:
         print(f"\n(b) recovery, heartbeat interval {INTERVAL_MS} ms, median of {args.rounds}")
         for name in names:

@@ -1,0 +1,76 @@
+"""A shared-scope 429 closes its bucket for ``retry_after``, not for a window: later requests
+of the bucket that already hold its permits while they wait for a global slot give them back
+to the retry, which goes first, as soon as the block ends and a global slot frees."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from asgi_interactions.rest import MemoryRateLimiter, RestClient
+from asgi_interactions.rest.ratelimit.limiter import RateLimiter
+from asgi_interactions.rest.ratelimit.redis import RedisRateLimiter
+from tests.fakes.discord_rest import serve_fake_discord
+from tests.fakes.redis_server import RedisServer
+
+WINDOW = 5.0  # the bucket: 5 creates per WINDOW seconds
+RETRY_AFTER = 0.3  # the shared 429's
+GLOBAL = (2, 0.5)  # the client's global pool: small, so later requests queue for it
+
+
+def _limiter(store: str, request: pytest.FixtureRequest) -> RateLimiter:
+    if store == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        return RedisRateLimiter(
+            server.url,
+            prefix="shared429:",
+            poll_interval=0.01,
+            global_limit=GLOBAL[0],
+            global_window=GLOBAL[1],
+        )
+    return MemoryRateLimiter(global_limit=GLOBAL[0], global_window=GLOBAL[1])
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_a_shared_429_holds_its_bucket_for_retry_after_not_a_window(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    """The mixed benchmark's slow runs, made deterministic: c0 alone (the bucket is learned),
+    then c1..c4 at once. c1 takes the pool's last global slot; c2..c4 take the bucket's other
+    permits and queue for the global pool; c1 gets a shared 429 (its slot counted: 3 left,
+    all held by c2..c4). c1's retry must go once its 0.3 s have passed and a global slot frees
+    (~0.5 s), ahead of c2 and c3, with c4 left for c0's slot; not when c0's slot frees
+    (``WINDOW`` later), which is what happened when c2..c4 kept the permits."""
+    calls = 0
+
+    def second_create(method: str, path: str) -> bool:
+        nonlocal calls
+        if method != "POST" or not path.endswith("/messages"):
+            return False
+        calls += 1
+        return calls == 2  # c1's first attempt
+
+    limits = {"messages.create": (5, WINDOW)}
+    async with serve_fake_discord(limits=limits, latency=(0.005, 0.015)) as fake:
+        fake.faults(shared=1.0, shared_retry_after=RETRY_AFTER, match=second_create)
+        limiter = _limiter(store, request)
+        async with RestClient("tok", base_url=fake.base_url, rate_limiter=limiter) as rest:
+            await asyncio.wait_for(rest.create_message(1, "1-0"), 30)
+            await asyncio.wait_for(
+                asyncio.gather(*(rest.create_message(1, f"1-{i}") for i in range(1, 5))),
+                WINDOW * 6,
+            )
+    records = [r for r in fake.requests if r.route_path == "/channels/1/messages"]
+    seen = [(r.json["content"], r.status, r.scope) for r in records]
+    assert [r.json["content"] for r in records if r.status == 200] == [
+        f"1-{i}" for i in range(5)
+    ], seen
+    limited = [r for r in records if r.status == 429]
+    assert [(r.json["content"], r.scope) for r in limited] == [("1-1", "shared")], seen
+    retry = next(r for r in records if r.json["content"] == "1-1" and r.status == 200)
+    assert retry.time >= limited[0].answered + RETRY_AFTER - 0.005  # retry_after waited
+    # not held until c0's slot frees: a generous half window for a ~0.5 s wait
+    assert retry.time - limited[0].answered < WINDOW / 2, seen
+    first = {r.json["content"]: r.time for r in reversed(records)}
+    assert first["1-2"] > retry.time and first["1-3"] > retry.time, seen  # FIFO: c1 first

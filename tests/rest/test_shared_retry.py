@@ -5,12 +5,15 @@ to the retry, which goes first, as soon as the block ends and a global slot free
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from asgi_interactions.rest import MemoryRateLimiter, RestClient
+from asgi_interactions.rest.ratelimit.base import BucketInfo
 from asgi_interactions.rest.ratelimit.limiter import RateLimiter
 from asgi_interactions.rest.ratelimit.redis import RedisRateLimiter
+from asgi_interactions.rest.routes import Route
 from tests.fakes.discord_rest import serve_fake_discord
 from tests.fakes.redis_server import RedisServer
 
@@ -74,3 +77,50 @@ async def test_a_shared_429_holds_its_bucket_for_retry_after_not_a_window(
     assert retry.time - limited[0].answered < WINDOW / 2, seen
     first = {r.json["content"]: r.time for r in reversed(records)}
     assert first["1-2"] > retry.time and first["1-3"] > retry.time, seen  # FIFO: c1 first
+
+
+async def test_requests_held_behind_a_retry_get_their_global_rank_back() -> None:
+    """A request put last in the global queue while an earlier request of its bucket waited to
+    be retried gets its rank back once that retry has its slot, even if others pushed it out
+    of the queue's re-ranked front (its first 32) meanwhile: a later request of its bucket must
+    not take a global slot before it (one mixed benchmark run had such a FIFO break)."""
+    limiter = MemoryRateLimiter(global_limit=3, global_window=0.3)
+    g = "g"
+    bucket = Route("POST", "/channels/{channel_id}/messages", channel_id=1)
+    p0 = await limiter.acquire(bucket, g, max_wait=60)
+    await p0.complete(BucketInfo(5, 4, 5.0, "h", reset=time.time() + 5.0))
+    other = await limiter.acquire(Route("GET", "/users/@me"), g, max_wait=60)
+    p1 = await limiter.acquire(bucket, g, max_wait=60)  # the pool is full now
+    # p1 gets a shared 429: its bucket is closed 0.05 s, and it is retried
+    await p1.complete(BucketInfo(5, 3, 4.9, "h", reset=time.time() + 4.9, block=0.05))
+    limiter.note_retry(p1)
+    retry = asyncio.ensure_future(limiter.acquire(bucket, g, order=p1.order, max_wait=60))
+    await asyncio.sleep(0.01)
+    f1 = asyncio.ensure_future(limiter.acquire(bucket, g, max_wait=60))
+    queued = 0
+    for _ in range(100):  # the retry, then f1, queue for the pool
+        await asyncio.sleep(0.005)
+        gq = limiter._queues.get("\x01global:g")
+        queued = len(gq.waiters) if gq is not None else 0
+        if queued == 2:
+            break
+    assert queued == 2
+    await other.complete(None)  # an answer: the queue is re-ranked, f1 put behind the retry
+    await asyncio.sleep(0.01)
+    reads = [
+        asyncio.ensure_future(
+            limiter.acquire(
+                Route("GET", "/channels/{channel_id}", channel_id=100 + i), g, max_wait=60
+            )
+        )
+        for i in range(40)  # new buckets' probes: they queue ahead of f1, out of the front
+    ]
+    await asyncio.wait_for(retry, 10)
+    f2 = asyncio.ensure_future(limiter.acquire(bucket, g, max_wait=60))
+    try:
+        done, _ = await asyncio.wait((f1, f2), timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        assert f1 in done, "f2, issued after f1 in the same bucket, took a global slot first"
+    finally:
+        for t in (f1, f2, *reads):
+            t.cancel()
+        await asyncio.gather(f1, f2, *reads, return_exceptions=True)

@@ -16,6 +16,7 @@ from asgi_interactions.rest.ratelimit.redis import RedisRateLimiter
 from asgi_interactions.rest.routes import Route
 from tests.fakes.discord_rest import serve_fake_discord
 from tests.fakes.redis_server import RedisServer
+from tests.rest.test_cancellation import settled
 
 WINDOW = 5.0  # the bucket: 5 creates per WINDOW seconds
 RETRY_AFTER = 0.3  # the shared 429's
@@ -124,3 +125,43 @@ async def test_requests_held_behind_a_retry_get_their_global_rank_back() -> None
         for t in (f1, f2, *reads):
             t.cancel()
         await asyncio.gather(f1, f2, *reads, return_exceptions=True)
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2, 3, 5, 20])
+async def test_a_recalled_request_cancelled_meanwhile_loses_no_permit(steps: int) -> None:
+    """Three requests hold the bucket's permits and queue for the pool when the request
+    before them gets a shared 429; its retry recalls their permits. One of them is cancelled
+    ``steps`` loop turns later (before, during or after giving its permit back): the retry
+    and the two others are granted in issue order and nothing stays counted."""
+    limiter = MemoryRateLimiter(global_limit=2, global_window=0.2)
+    g = "g"
+    bucket = Route("POST", "/channels/{channel_id}/messages", channel_id=1)
+
+    def info(remaining: int, block: float = 0.0) -> BucketInfo:
+        return BucketInfo(5, remaining, 4.5, "h", reset=time.time() + 4.5, block=block)
+
+    p0 = await limiter.acquire(bucket, g, max_wait=60)
+    await p0.complete(info(4))
+    p1 = await limiter.acquire(bucket, g, max_wait=60)  # the pool is full now
+    granted: list[str] = []
+    followers = []
+    for name in ("f0", "f1", "f2"):
+        task = asyncio.ensure_future(limiter.acquire(bucket, g, max_wait=60))
+        task.add_done_callback(lambda t, n=name: granted.append(n) if not t.cancelled() else None)
+        followers.append(task)
+    await asyncio.sleep(0.01)
+    await p1.complete(info(3, block=0.05))  # p1's shared 429: 3 left, all held by f0..f2
+    limiter.note_retry(p1)
+    retry = asyncio.ensure_future(limiter.acquire(bucket, g, order=p1.order, max_wait=60))
+    retry.add_done_callback(lambda t: granted.append("retry"))
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    followers[1].cancel()
+    for task in (retry, followers[0], followers[2]):  # each answered once sent (the pool is 2)
+        permit = await asyncio.wait_for(task, 10)
+        await permit.complete(info(0))
+    assert granted == ["retry", "f0", "f2"]
+    await asyncio.gather(followers[1], return_exceptions=True)
+    for _ in range(5):
+        await asyncio.sleep(0)  # refunds spawned on cancellation
+    settled(limiter)

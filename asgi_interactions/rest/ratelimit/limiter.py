@@ -99,9 +99,8 @@ class RateLimiter(GlobalPlanning, Queueing):
                 slot = await self._global_slot(route, qkey, order, max_wait, global_key)
             except _Recalled as recalled:
                 # an earlier request of this bucket is to be retried and needs the permit
-                if isinstance(recalled.granted, str):
-                    await self._store_call(self._refund_global(global_key, recalled.granted))
-                await self._store_call(self._refund_bucket(bucket_key, major))
+                taken = recalled.granted if isinstance(recalled.granted, str) else None
+                await self._store_call(self._give_back(bucket_key, major, global_key, taken))
                 continue  # queue for a bucket permit again, behind it
             except BaseException:
                 self._spawn(self._refund_bucket(bucket_key, major))
@@ -232,6 +231,16 @@ class RateLimiter(GlobalPlanning, Queueing):
         finally:
             self._notify(bucket_key)
             self._notify(_major_wake(major))
+
+    async def _give_back(
+        self, bucket_key: str, major: str, global_key: str, slot: str | None
+    ) -> None:
+        """A recalled request's bucket permit, and the global slot it may have just taken."""
+        try:
+            if slot is not None:
+                await self._refund_global(global_key, slot)
+        finally:
+            await self._refund_bucket(bucket_key, major)
 
     async def _refund_global(self, global_key: str, slot: str) -> None:
         try:

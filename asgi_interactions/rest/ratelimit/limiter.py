@@ -15,7 +15,7 @@ from ..routes import Route
 from .base import BucketInfo, RateLimitStore
 from .permit import Permit
 from .planning import RETRY_POLL, GlobalPlanning
-from .queues import Queueing, _global_wake, _major_wake, _Queue
+from .queues import Queueing, _global_wake, _major_wake, _Queue, _Recalled
 
 __all__ = ["Permit", "RateLimiter"]
 
@@ -91,83 +91,106 @@ class RateLimiter(GlobalPlanning, Queueing):
                 )
         route_key, major = route.bucket_route, route.major
         qkey = f"{route_key}\x00{major}"
+        while True:
+            bucket_key, ticket = await self._bucket_permit(route, qkey, order, max_wait, global_key)
+            if global_key is None:
+                return Permit(self, route, bucket_key, ticket, None, None)
+            try:
+                slot = await self._global_slot(route, qkey, order, max_wait, global_key)
+            except _Recalled as recalled:
+                # an earlier request of this bucket is to be retried and needs the permit
+                taken = recalled.granted if isinstance(recalled.granted, str) else None
+                await self._store_call(self._give_back(bucket_key, major, global_key, taken))
+                continue  # queue for a bucket permit again, behind it
+            except BaseException:
+                self._spawn(self._refund_bucket(bucket_key, major))
+                raise
+            return Permit(self, route, bucket_key, ticket, global_key, slot)
+
+    async def _bucket_permit(
+        self, route: Route, qkey: str, order: float, max_wait: float, global_key: str | None
+    ) -> tuple[str, int]:
+        """Wait for a permit of the request's bucket, in its queue: ``(bucket key, ticket)``."""
+        route_key, major = route.bucket_route, route.major
         store = self.store
-        granted: tuple[str, int] | None = None
         if store.sync and qkey not in self._queues:
             # fast path: nobody queued in this bucket, an in-process store answers at once
             key, ticket, _ = store.acquire_sync(route_key, major)
             if ticket is not None:
-                granted = key, ticket
-        if granted is None:
+                return key, ticket
 
-            async def take_bucket() -> tuple[tuple[str, int] | None, float, str]:
-                key, ticket, wait = await self._store_call(
-                    store.bucket_acquire(route_key, major),
-                    on_cancel=lambda r: (
-                        self._spawn(self._refund_bucket(r[0], major)) if r[1] is not None else None
-                    ),
-                )
-                return ((key, ticket) if ticket is not None else None), wait, key
-
-            granted = await self._through(
-                qkey,
-                take_bucket,
-                order=order,
-                max_wait=max_wait,
-                what=route.display,
-                also_wake=_major_wake(major),
-                pool=global_key,
+        async def take_bucket() -> tuple[tuple[str, int] | None, float, str]:
+            key, ticket, wait = await self._store_call(
+                store.bucket_acquire(route_key, major),
+                on_cancel=lambda r: (
+                    self._spawn(self._refund_bucket(r[0], major)) if r[1] is not None else None
+                ),
             )
-        bucket_key, ticket = granted
-        slot: str | None = None
-        if global_key is not None:
-            gkey = global_key
-            gwake = _global_wake(gkey)
-            chain = 0.0
+            if ticket is None and self._retrying and order in self._retrying.get(qkey, ()):
+                # a retry: later requests of its bucket may hold the permits it needs
+                self._recall(qkey, order)
+            return ((key, ticket) if ticket is not None else None), wait, key
+
+        return await self._through(
+            qkey,
+            take_bucket,
+            order=order,
+            max_wait=max_wait,
+            what=route.display,
+            also_wake=_major_wake(major),
+            pool=global_key,
+        )
+
+    async def _global_slot(
+        self, route: Route, qkey: str, order: float, max_wait: float, gkey: str
+    ) -> str:
+        """Wait for a slot in the global pool ``gkey`` (the request holds its bucket permit).
+
+        Raises ``_Recalled`` if an earlier request of its bucket, to be retried, needs that
+        permit back.
+        """
+        route_key, major = route.bucket_route, route.major
+        store = self.store
+        gwake = _global_wake(gkey)
+        chain = 0.0
+        if store.sync:
+            chain = self._chain(route_key, major, qkey)
+            if (
+                gwake not in self._queues
+                and not (self._retrying and self._behind_retry(qkey, order))
+                and self._plan_allows(gkey, chain)[0]
+            ):
+                slot, _ = store.global_acquire_sync(gkey, self.global_limit, self.global_window)
+                if slot is not None:
+                    return slot
+
+        async def take_global() -> tuple[str | None, float, str]:
             if store.sync:
-                chain = self._chain(route_key, major, qkey)
-                if (
-                    gwake not in self._queues
-                    and not (self._retrying and self._behind_retry(qkey, order))
-                    and self._plan_allows(gkey, chain)[0]
-                ):
-                    slot, _ = store.global_acquire_sync(gkey, self.global_limit, self.global_window)
-            if slot is None:
+                head = self._rank_global(gwake)
+                if head is None:
+                    return None, 0.0, gwake  # another request goes first now
+                if head == -math.inf:
+                    return None, RETRY_POLL, gwake
+                allowed, hold_off = self._plan_allows(gkey, head)
+                if not allowed:
+                    return None, hold_off, gwake
+            slot, wait = await self._store_call(
+                store.global_acquire(gkey, self.global_limit, self.global_window),
+                on_cancel=lambda r: (
+                    self._spawn(self._refund_global(gkey, r[0])) if r[0] is not None else None
+                ),
+            )
+            return slot, wait, gwake
 
-                async def take_global() -> tuple[str | None, float, str]:
-                    if store.sync:
-                        head = self._rank_global(gwake)
-                        if head is None:
-                            return None, 0.0, gwake  # another request goes first now
-                        if head == -math.inf:
-                            return None, RETRY_POLL, gwake
-                        allowed, hold_off = self._plan_allows(gkey, head)
-                        if not allowed:
-                            return None, hold_off, gwake
-                    slot, wait = await self._store_call(
-                        store.global_acquire(gkey, self.global_limit, self.global_window),
-                        on_cancel=lambda r: (
-                            self._spawn(self._refund_global(gkey, r[0]))
-                            if r[0] is not None
-                            else None
-                        ),
-                    )
-                    return slot, wait, gwake
-
-                try:
-                    slot = await self._through(
-                        gwake,
-                        take_global,
-                        order=-chain,  # the longest chain of requests behind first, then FIFO
-                        max_wait=max_wait,
-                        what="global limit",
-                        bucket=(route_key, major, qkey),
-                        seq=order,
-                    )
-                except BaseException:
-                    self._spawn(self._refund_bucket(bucket_key, major))
-                    raise
-        return Permit(self, route, bucket_key, ticket, global_key, slot)
+        return await self._through(
+            gwake,
+            take_global,
+            order=-chain,  # the longest chain of requests behind first, then FIFO
+            max_wait=max_wait,
+            what="global limit",
+            bucket=(route_key, major, qkey),
+            seq=order,
+        )
 
     async def record_invalid(self) -> None:
         """Count one 401/403/non-shared 429 answer toward the invalid-request budget."""
@@ -208,6 +231,16 @@ class RateLimiter(GlobalPlanning, Queueing):
         finally:
             self._notify(bucket_key)
             self._notify(_major_wake(major))
+
+    async def _give_back(
+        self, bucket_key: str, major: str, global_key: str, slot: str | None
+    ) -> None:
+        """A recalled request's bucket permit, and the global slot it may have just taken."""
+        try:
+            if slot is not None:
+                await self._refund_global(global_key, slot)
+        finally:
+            await self._refund_bucket(bucket_key, major)
 
     async def _refund_global(self, global_key: str, slot: str) -> None:
         try:

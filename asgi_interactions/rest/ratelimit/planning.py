@@ -10,7 +10,7 @@ import math
 
 from .base import RateLimitStore
 from .permit import Permit
-from .queues import _Queue, _rank
+from .queues import _Queue, _rank, _resolve
 
 #: How many queues the global planning looks at per grant (bounds its cost under large backlogs).
 PLAN_SCAN = 32
@@ -38,8 +38,44 @@ class GlobalPlanning:
 
     def _retry_done(self, qkey: str, order: float) -> None:
         pending = self._retrying.get(qkey)
-        if pending is not None and pending.pop(order, None) is not None and not pending:
+        if pending is None or pending.pop(order, None) is None:
+            return
+        if not pending:
             del self._retrying[qkey]
+        if self.store.sync:
+            self._rank_again(qkey)
+
+    def _rank_again(self, qkey: str) -> None:
+        """Give the requests of bucket queue ``qkey`` that ``_rank_global`` put last in a global
+        queue (an earlier request of their bucket was to be retried) their rank back, wherever
+        they are now: others may have pushed them out of the front that is re-ranked, and a
+        later request of their bucket would then take a global slot before them."""
+        for gkey, gq in self._queues.items():
+            if not gkey.startswith("\x01"):
+                continue  # a bucket queue
+            held = [
+                x
+                for x in gq.waiters
+                if x.order == math.inf
+                and x.bucket is not None
+                and x.bucket[2] == qkey
+                and not self._behind_retry(qkey, x.seq)
+            ]
+            if not held:
+                continue
+            bucket = held[0].bucket
+            assert bucket is not None
+            chain = -self._chain(*bucket)
+            head = gq.waiters[0]
+            for x in held:
+                gq.waiters.remove(x)
+                x.order = chain
+                i = len(gq.waiters)
+                while i > 0 and _rank(gq.waiters[i - 1]) > _rank(x):
+                    i -= 1
+                gq.waiters.insert(i, x)
+            if gq.waiters[0] is not head and gq.sleeping is not None:
+                _resolve(gq.sleeping)  # the head yields its place
 
     def _behind_retry(self, qkey: str, order: float) -> bool:
         """Whether an earlier request of this bucket is about to be retried."""

@@ -15,10 +15,20 @@ from .base import RateLimitStore
 T = TypeVar("T")
 
 
+class _Recalled(Exception):
+    """A request waiting for a global slot was told to give its bucket permit back (an earlier
+    request of its bucket, about to be retried, needs it). ``granted``: what ``take`` had
+    granted meanwhile (to be given back too), if anything."""
+
+    def __init__(self, granted: object = None) -> None:
+        super().__init__()
+        self.granted = granted
+
+
 class _Waiter:
     """One caller in a queue; ``turn`` resolves when it may talk to the store."""
 
-    __slots__ = ("bucket", "order", "seq", "turn")
+    __slots__ = ("bucket", "order", "recalled", "seq", "turn")
 
     def __init__(
         self, order: float, bucket: tuple[str, str, str] | None = None, seq: float = 0.0
@@ -29,6 +39,8 @@ class _Waiter:
         self.seq = seq
         #: in the global queue: (route key, major, bucket queue key) of the request's bucket
         self.bucket = bucket
+        #: set by ``Queueing._recall``: leave the queue (``_Recalled``) at the next step
+        self.recalled = False
         self.turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
@@ -89,10 +101,15 @@ class Queueing:
             w.turn.set_result(None)
         try:
             while True:
-                await w.turn
+                if not w.recalled:
+                    await w.turn
+                if w.recalled:
+                    raise _Recalled
                 q.active = w
-                while q.waiters[0] is w:
+                while q.waiters[0] is w and not w.recalled:
                     granted, wait, wake_key = await take()
+                    if w.recalled:
+                        raise _Recalled(granted)
                     if granted is not None:
                         return granted
                     if wait > max_wait and not math.isinf(wait):
@@ -141,6 +158,26 @@ class Queueing:
                     sleepers.discard(wake)
                     if not sleepers:
                         del self._sleepers[k]
+
+    def _recall(self, qkey: str, order: float) -> None:
+        """Tell the requests of bucket queue ``qkey`` issued after ``order`` that hold its
+        permits and wait for a global slot to give them back and queue for them again.
+
+        Only a retry can be behind them (it keeps its first place); without this, when they
+        held the bucket's last permits, the retry waited for the bucket's next window, and they
+        waited behind the retry (or, with a shared store, went before it).
+        """
+        for gkey, gq in self._queues.items():
+            if not gkey.startswith("\x01"):
+                continue  # a bucket queue
+            for x in gq.waiters:
+                if x.recalled or x.bucket is None or x.bucket[2] != qkey or x.seq <= order:
+                    continue
+                x.recalled = True
+                if gq.active is not x:
+                    _resolve(x.turn)
+                elif gq.sleeping is not None:
+                    _resolve(gq.sleeping)
 
     def _advance(self, qkey: str, q: _Queue) -> None:
         if q.active is not None:

@@ -14,6 +14,12 @@ cost per request with the network taken out (httpx2.MockTransport).
 
     python bench/rest.py [--scenario today|mixed] [--channels 6] [--clients ours,hikari,discordpy]
     python bench/rest.py --cost-only   # only the per-request cost
+    python bench/rest.py --pin ...     # the fake on CPU 0, the client on the others
+
+``--pin`` (Linux): on a 2-core machine the fake and the client otherwise share cores, and a
+window opening that keeps the fake busy makes the scheduler hold the client back (ticker stalls
+of 12-17 ms with 2-4 ms of the client's own CPU); pinned, the fake stands where Discord does, on
+other hardware, and the stall is the client's.
 
 hikari and discord.py are bench-only (bench/requirements.txt); base URLs are pointed at the fake
 with hikari's public ``RESTApp(url=...)`` and by setting ``discord.http.Route.BASE``.
@@ -665,6 +671,7 @@ async def race(
             str(channels),
             "--timeout",
             str(limit_s),
+            *(["--pin"] if PIN else []),
             stdout=asyncio.subprocess.PIPE,
             env=env,
         )
@@ -745,6 +752,18 @@ async def limiter_cost(blocks: int = 20, per_block: int = 1_000) -> tuple[float,
     return statistics.median(raw_times), statistics.median(ours_times)
 
 
+PIN: list[bool] = []  # set by --pin: children are started pinned too
+
+
+def pin(*, child: bool) -> None:
+    """--pin: this process (the fake) on CPU 0, a client child on every other CPU."""
+    cpus = list(range(os.cpu_count() or 1))  # a child inherits the parent's CPU 0 alone
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least 2 CPUs")
+    os.sched_setaffinity(0, cpus[1:] if child else cpus[:1])
+    PIN.append(True)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="today")
@@ -754,7 +773,10 @@ async def main() -> None:
     parser.add_argument("--timeout", type=float, default=150.0)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--pin", action="store_true", help="the fake on CPU 0, clients on the rest")
     args = parser.parse_args()
+    if args.pin:
+        pin(child=bool(args.child))
     w = Workload(args.channels, **SCENARIOS[args.scenario])
     if args.child:
         print(json.dumps(await child(args.child, args.base_url, w, args.timeout)), flush=True)

@@ -184,21 +184,33 @@ async def throughput(
     if fake_process:
         return await throughput_from_process(client_cls, compress, stream)
     with serve_fake_gateway(heartbeat_interval=45_000) as fake:
-        counter = Counter()
-        client = client_cls(fake, compress, counter)
-        await asyncio.wait_for(client.start(), 30)
-        try:
-            await wait_until(lambda: counter.count >= 1, 10)  # READY
-            counter.target = counter.count + len(stream)
+
+        async def send() -> float:
             if before is not None:
                 before()
             per_message = os.environ.get("GATEWAY_BENCH_PER_MESSAGE") == "1"
-            began = await fake.run(fake.blast(0, stream, per_message=per_message))
-            await asyncio.wait_for(asyncio.to_thread(counter.done.wait, 120), 130)
-            await exactly_once(counter)
-            return len(stream) / (counter.last_at - began)
-        finally:
-            await client.close()
+            return await fake.run(fake.blast(0, stream, per_message=per_message))
+
+        counter = Counter()
+        client = client_cls(fake, compress, counter)
+        return await delivered_per_second(client, counter, len(stream), send)
+
+
+async def delivered_per_second(
+    client: Any, counter: Counter, count: int, send: Callable[[], Any]
+) -> float:
+    """Start ``client``, wait for READY, ``send()`` the stream (it returns when sending began),
+    and return dispatches per second once ``counter`` has seen all ``count`` exactly once."""
+    await asyncio.wait_for(client.start(), 30)
+    try:
+        await wait_until(lambda: counter.count >= 1, 10)  # READY
+        counter.target = counter.count + count
+        began = await send()
+        await asyncio.wait_for(asyncio.to_thread(counter.done.wait, 120), 130)
+        await exactly_once(counter)
+        return count / (counter.last_at - began)
+    finally:
+        await client.close()
 
 
 async def exactly_once(counter: Counter) -> None:
@@ -277,19 +289,15 @@ async def throughput_from_process(
     GIL are not the client's; the kernel cuts the stream as it would a remote sender's)."""
     fake = await FakeProcess.start(len(stream) - 1)  # the child builds the same seeded stream
     try:
-        counter = Counter()
-        client = client_cls(fake, compress, counter)
-        await asyncio.wait_for(client.start(), 30)
-        try:
-            await wait_until(lambda: counter.count >= 1, 10)  # READY
-            counter.target = counter.count + len(stream)
+
+        async def send() -> float:
             began, sent = await fake.go()
             assert sent == len(stream), f"the fake sent {sent}, want {len(stream)}"
-            await asyncio.wait_for(asyncio.to_thread(counter.done.wait, 120), 130)
-            await exactly_once(counter)
-            return len(stream) / (counter.last_at - began)
-        finally:
-            await client.close()
+            return began
+
+        counter = Counter()
+        client = client_cls(fake, compress, counter)
+        return await delivered_per_second(client, counter, len(stream), send)
     finally:
         await fake.close()
 

@@ -20,7 +20,7 @@ from .context import InitialResponse
 from .models import Interaction
 from .models.lazy import parse_request
 from .runner import FAILED_TEXT, FAILURE_EDIT_RESERVE, Runner, notice
-from .verify import REPLAYED, SignatureVerifier, VerificationError
+from .verify import SignatureVerifier, VerificationError
 
 __all__ = ["Endpoint"]
 
@@ -38,9 +38,6 @@ _READ = frozenset((b"x-signature-ed25519", b"x-signature-timestamp", b"content-l
 def error_body(message: str) -> bytes:
     """``{"error": message}`` as JSON bytes."""
     return to_json({"error": message})
-
-
-_REPLAYED_BODY = error_body(REPLAYED)
 
 
 class RateLimitedLog:
@@ -106,17 +103,11 @@ class Endpoint:
             await send({"type": "http.response.body", "body": _PONG})
             return
 
-        # Every other type runs a handler: refuse a replay (verifier.refuse_replay, inline).
-        verifier = self.verifier
-        shared = verifier.shared_replay
-        if shared is None:
-            cache = verifier.replay_cache
-            replayed = cache is not None and cache.seen(sig, sent, now)
-        else:  # seen signatures in Redis: the only awaited check
-            replayed = await shared.seen(sig, sent, now)
-        if replayed:
-            self._rejected(scope, REPLAYED)
-            await reply(send, 401, _REPLAYED_BODY)
+        try:  # every other type runs a handler: refuse a replay
+            await self.verifier.refuse_replay(sig, sent, now)
+        except VerificationError as exc:
+            self._rejected(scope, str(exc))
+            await reply(send, 401, error_body(str(exc)))
             return
 
         if not self._is_running():

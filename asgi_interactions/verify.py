@@ -40,7 +40,7 @@ security_log = logging.getLogger("asgi_interactions.security")
 
 _SIGNATURE_HEX_LEN = 128
 _TIMESTAMP_MAX_LEN = 32
-REPLAYED = "request was already received"
+_REPLAYED = "request was already received"
 
 # Default size of the local replay store. Every verified request stays in it for up to 600 s
 # (a timestamp up to 300 s ahead, plus the 300 s window), but at a steady rate it holds about
@@ -274,19 +274,13 @@ class SignatureVerifier:
         sig, sent, now = self.authenticate(signature, timestamp, body)
         cache = self.replay_cache
         if cache is not None and cache.seen(sig, sent, now):
-            raise VerificationError(REPLAYED)
+            raise VerificationError(_REPLAYED)
 
     async def verify_shared(
         self, signature: bytes | None, timestamp: bytes | None, body: bytes
     ) -> None:
         """`verify`, with the replay check in Redis (and locally while it is unreachable)."""
-        store = self.shared_replay
-        if store is None:
-            self.verify(signature, timestamp, body)
-            return
-        sig, sent, now = self.authenticate(signature, timestamp, body)
-        if await store.seen(sig, sent, now):
-            raise VerificationError(REPLAYED)
+        await self.refuse_replay(*self.authenticate(signature, timestamp, body))
 
     async def refuse_replay(self, sig: bytes, sent: float, now: float) -> None:
         """The replay check alone, for what `authenticate` returned: raise VerificationError if
@@ -298,7 +292,7 @@ class SignatureVerifier:
         else:
             return
         if seen:
-            raise VerificationError(REPLAYED)
+            raise VerificationError(_REPLAYED)
 
 
 def _stamp(timestamp: bytes) -> float:
